@@ -1,0 +1,293 @@
+//! One readable function per subcommand: load the recipe, check the outputs, do the work, say
+//! what was written. The only module that talks to the terminal.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use polars::prelude::*;
+
+use crate::cli::{BenchArgs, Cli, Command, GenerateArgs, PipelineArgs, StageArgs};
+use crate::corpus::{CorpusStore, ensure_writable_dir};
+use crate::device::ComputeDevice;
+use crate::error::{Error, Result};
+use crate::features::CorpusTable;
+use crate::recipe::{self, Plan};
+use crate::runner::{self, Event, GenerateSummary};
+use crate::{predict, report};
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Pipeline(args) => pipeline(args, quiet),
+        Command::Generate(args) => generate_command(args, quiet),
+        Command::Fit(args) => fit_command(args, quiet),
+        Command::Report(args) => report_command(args, quiet),
+        Command::Bench(args) => bench(args),
+    }
+}
+
+fn status(quiet: bool, message: impl AsRef<str>) {
+    if !quiet {
+        eprintln!("{}", message.as_ref());
+    }
+}
+
+fn load_plan(recipe: Option<&Path>) -> Result<Plan> {
+    match recipe {
+        Some(path) => recipe::load(path),
+        None => recipe::load_default(),
+    }
+}
+
+/// Parse `--device`.
+fn parse_device(text: &str) -> Result<ComputeDevice> {
+    text.parse()
+}
+
+/// `lrcast pipeline`: generate, fit, report.
+fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
+    let plan = load_plan(args.recipe.as_deref())?;
+    let device = parse_device(&args.device)?;
+    let root = &args.output.root;
+    // Check every output location before the long work starts.
+    let store = CorpusStore::new(root, &plan.name);
+    store.ensure_writable()?;
+    ensure_writable_dir(&predict::models_dir(root, &plan.name))?;
+    ensure_writable_dir(&report::report_dir(root, &plan.name))?;
+    let start = Instant::now();
+    generate(&plan, &store, device, quiet)?;
+    fit(&plan, root, quiet)?;
+    write_report(&plan, root, quiet)?;
+    status(
+        quiet,
+        format!(
+            "pipeline `{}` done in {:.1} s",
+            plan.name,
+            start.elapsed().as_secs_f64()
+        ),
+    );
+    Ok(())
+}
+
+fn generate_command(args: GenerateArgs, quiet: bool) -> Result<()> {
+    let plan = load_plan(Some(&args.recipe))?;
+    let device = parse_device(&args.device)?;
+    let store = CorpusStore::new(&args.output.root, &plan.name);
+    generate(&plan, &store, device, quiet).map(|_| ())
+}
+
+fn fit_command(args: StageArgs, quiet: bool) -> Result<()> {
+    let plan = load_plan(Some(&args.recipe))?;
+    fit(&plan, &args.output.root, quiet)
+}
+
+fn report_command(args: StageArgs, quiet: bool) -> Result<()> {
+    let plan = load_plan(Some(&args.recipe))?;
+    write_report(&plan, &args.output.root, quiet)
+}
+
+/// Train the missing runs, with a progress bar on a terminal.
+fn generate(
+    plan: &Plan,
+    store: &CorpusStore,
+    device: ComputeDevice,
+    quiet: bool,
+) -> Result<GenerateSummary> {
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} runs (ETA {eta}) {msg}",
+        )
+        .expect("valid template"),
+    );
+    let mut on_event = |event: Event<'_>| match event {
+        Event::Start { total, todo } => {
+            bar.set_length(todo as u64);
+            status(
+                quiet,
+                format!(
+                    "generate `{}`: {total} runs planned, {} already in {}, {todo} to train on {device}",
+                    plan.name,
+                    total - todo,
+                    store.runs_dir().display()
+                ),
+            );
+        }
+        Event::RunDone { run, outcome } => {
+            bar.set_message(format!(
+                "{} {} lr={} → top-1 {:.3}{}",
+                run.arch.family(),
+                run.lr_policy.name(),
+                run.base_lr,
+                outcome.final_metrics.top1,
+                if outcome.diverged { " (diverged)" } else { "" }
+            ));
+            bar.inc(1);
+        }
+    };
+    let summary = runner::generate(plan, store, device, &mut on_event)?;
+    bar.finish_and_clear();
+    status(
+        quiet,
+        format!(
+            "generate `{}`: trained {} runs ({} diverged), skipped {} already done",
+            plan.name, summary.trained, summary.diverged, summary.skipped
+        ),
+    );
+    Ok(summary)
+}
+
+/// The corpus rows that belong to the plan, as plain columns.
+fn plan_table(plan: &Plan, root: &Path) -> Result<CorpusTable> {
+    let store = CorpusStore::new(root, &plan.name);
+    let recipe_arg = if plan.source.as_os_str() == recipe::DEFAULT_SOURCE {
+        "experiments/default.toml".to_string()
+    } else {
+        plan.source.display().to_string()
+    };
+    if store.run_files()?.is_empty() {
+        return Err(Error::MissingInput {
+            what: format!("corpus of `{}`", plan.name),
+            path: store.runs_dir(),
+            command: "generate".into(),
+            recipe: recipe_arg,
+        });
+    }
+    let df = store.scan()?;
+    let wanted: std::collections::HashSet<&str> =
+        plan.runs.iter().map(|r| r.run_id.as_str()).collect();
+    let ids = df
+        .column("run_id")
+        .and_then(|c| c.str().cloned())
+        .map_err(|e| Error::Corpus {
+            path: store.runs_dir(),
+            message: e.to_string(),
+        })?;
+    let mask: BooleanChunked = ids
+        .iter()
+        .map(|id| Some(id.is_some_and(|id| wanted.contains(id))))
+        .collect();
+    let df = df.filter(&mask).map_err(|e| Error::Corpus {
+        path: store.runs_dir(),
+        message: e.to_string(),
+    })?;
+    if df.height() == 0 {
+        return Err(Error::MissingInput {
+            what: format!("runs of the current grid of `{}`", plan.name),
+            path: store.runs_dir(),
+            command: "generate".into(),
+            recipe: recipe_arg,
+        });
+    }
+    CorpusTable::from_dataframe(&df)
+}
+
+/// Fit predictors and save them with their scores.
+fn fit(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
+    let dir = predict::models_dir(root, &plan.name);
+    let table = plan_table(plan, root)?;
+    ensure_writable_dir(&dir)?;
+    if table.len < plan.runs.len() {
+        status(
+            quiet,
+            format!(
+                "fit `{}`: note: only {} of {} planned runs are in the corpus",
+                plan.name,
+                table.len,
+                plan.runs.len()
+            ),
+        );
+    }
+    let (fit_report, saved) = predict::fit_and_score(&plan.name, &table, &plan.fit)?;
+    predict::save(&dir, &fit_report, &saved)?;
+    crate::corpus::write_bytes_atomically(&dir.join("recipe.toml"), plan.recipe_text.as_bytes())?;
+    status(
+        quiet,
+        format!(
+            "fit `{}`: {} runs, {} features, {} splits → {}",
+            plan.name,
+            table.len,
+            fit_report.features.len(),
+            fit_report.splits.len(),
+            dir.display()
+        ),
+    );
+    Ok(())
+}
+
+/// Write the report from the corpus and the saved fit.
+fn write_report(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
+    let dir = report::report_dir(root, &plan.name);
+    let models = predict::models_dir(root, &plan.name);
+    if !models.join("fit.json").exists() {
+        return Err(Error::MissingInput {
+            what: format!("fit results of `{}`", plan.name),
+            path: models.join("fit.json"),
+            command: "fit".into(),
+            recipe: plan.source.display().to_string(),
+        });
+    }
+    let fit_report = predict::load_report(&models)?;
+    let table = plan_table(plan, root)?;
+    ensure_writable_dir(&dir)?;
+    let report = report::build(&plan.name, &plan.description, &table, &fit_report)?;
+    let written = report::write_all(&dir, &report)?;
+    for e in &report.extrapolation {
+        println!("{}", e.sentence);
+    }
+    let main: Vec<PathBuf> = written
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e != "svg"))
+        .collect();
+    status(
+        quiet,
+        format!(
+            "report `{}` → {}",
+            plan.name,
+            main.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    Ok(())
+}
+
+/// `lrcast bench`: ms per training step, one JSON line per architecture.
+fn bench(args: BenchArgs) -> Result<()> {
+    let device = parse_device(&args.device)?;
+    let data = crate::data::Task::Mnist1d(Default::default()).load();
+    for text in &args.archs {
+        let arch = crate::spec::KeyValueSpec::parse(text)
+            .and_then(|s| crate::model::Arch::from_spec(&s))
+            .map_err(|message| Error::BadArgument {
+                flag: "--arch".into(),
+                value: text.clone(),
+                message,
+            })?;
+        if args.batch_size == 0 {
+            return Err(Error::BadArgument {
+                flag: "--batch-size".into(),
+                value: "0".into(),
+                message: "must be positive".into(),
+            });
+        }
+        let timing = crate::train::bench::time_steps(
+            device,
+            &arch,
+            &data,
+            args.batch_size,
+            args.steps,
+            args.repeats,
+        )?;
+        println!("{}", serde_json::to_string(&timing).expect("plain data"));
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! A finished run as one corpus row: built from the run spec and its outcome, turned into a one-row
+//! polars `DataFrame` following [`super::schema::COLUMNS`].
+
+use polars::prelude::*;
+
+use super::schema::{COLUMNS, Kind, POLICY_PARAM_PREFIX};
+use crate::recipe::RunSpec;
+use crate::train::TrainOutcome;
+
+/// One cell of a run row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// String.
+    Str(String),
+    /// Float.
+    F64(f64),
+    /// Integer.
+    I64(i64),
+    /// Nullable integer.
+    OptI64(Option<i64>),
+    /// Boolean.
+    Bool(bool),
+    /// Float list.
+    ListF64(Vec<f64>),
+    /// Integer list.
+    ListI64(Vec<i64>),
+}
+
+impl Cell {
+    fn kind(&self) -> Kind {
+        match self {
+            Cell::Str(_) => Kind::Str,
+            Cell::F64(_) => Kind::F64,
+            Cell::I64(_) => Kind::I64,
+            Cell::OptI64(_) => Kind::OptI64,
+            Cell::Bool(_) => Kind::Bool,
+            Cell::ListF64(_) => Kind::ListF64,
+            Cell::ListI64(_) => Kind::ListI64,
+        }
+    }
+
+    fn into_column(self, name: &str) -> Column {
+        let name = PlSmallStr::from(name);
+        match self {
+            Cell::Str(v) => Column::new(name, [v]),
+            Cell::F64(v) => Column::new(name, [v]),
+            Cell::I64(v) => Column::new(name, [v]),
+            Cell::OptI64(v) => Column::new(name, [v]),
+            Cell::Bool(v) => Column::new(name, [v]),
+            Cell::ListF64(v) => Column::new(name, [Series::new(PlSmallStr::EMPTY, v)]),
+            Cell::ListI64(v) => Column::new(name, [Series::new(PlSmallStr::EMPTY, v)]),
+        }
+    }
+}
+
+/// A finished run, ready to be written.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// Fixed columns in schema order.
+    pub cells: Vec<(&'static str, Cell)>,
+    /// Policy hyperparameters (`p_<name>` columns).
+    pub policy_params: Vec<(String, f64)>,
+}
+
+impl RunRecord {
+    /// Assemble the row of `run` from its `outcome`.
+    pub fn new(experiment: &str, run: &RunSpec, outcome: &TrainOutcome, finished_at: i64) -> Self {
+        let total_steps = run.total_steps();
+        let schedule: Vec<f64> = (0..total_steps).map(|t| run.lr_policy.lr(t)).collect();
+        let lr_mean = schedule.iter().sum::<f64>() / schedule.len().max(1) as f64;
+        let lr_peak = schedule.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let curve = |f: &dyn Fn(&crate::train::EpochRecord) -> f64| {
+            Cell::ListF64(outcome.epochs.iter().map(f).collect())
+        };
+        let m = &outcome.final_metrics;
+        let s = &run.settings;
+        let cell = |name: &'static str| -> Cell {
+            match name {
+                "run_id" => Cell::Str(run.run_id.clone()),
+                "experiment" => Cell::Str(experiment.to_string()),
+                "lrcast_version" => Cell::Str(crate::LRCAST_VERSION.into()),
+                "burn_version" => Cell::Str(crate::BURN_VERSION.into()),
+                "device" => Cell::Str(outcome.device.to_string()),
+                "finished_at" => Cell::I64(finished_at),
+                "wall_seconds" => Cell::F64(outcome.wall_seconds),
+                "task" => Cell::Str(run.task.spec_string()),
+                "task_family" => Cell::Str(run.task.family().into()),
+                "n_train" => Cell::I64(run.task.train_size() as i64),
+                "n_test" => Cell::I64(run.task.test_size() as i64),
+                "arch" => Cell::Str(run.arch.spec_string()),
+                "arch_family" => Cell::Str(run.arch.family().into()),
+                "num_params" => Cell::I64(
+                    run.arch
+                        .num_params(run.task.input_len(), run.task.num_classes())
+                        as i64,
+                ),
+                "policy" => Cell::Str(run.policy.to_string()),
+                "policy_name" => Cell::Str(run.lr_policy.name()),
+                "base_lr" => Cell::F64(run.base_lr),
+                "lr_initial" => Cell::F64(run.lr_policy.lr(0)),
+                "lr_peak" => Cell::F64(lr_peak),
+                "lr_final" => Cell::F64(run.lr_policy.lr(total_steps.saturating_sub(1))),
+                "lr_mean" => Cell::F64(lr_mean),
+                "optimizer" => Cell::Str(run.optimizer.clone()),
+                "momentum" => Cell::F64(s.momentum),
+                "nesterov" => Cell::Bool(s.nesterov),
+                "weight_decay" => Cell::F64(s.weight_decay),
+                "batch_size" => Cell::I64(s.batch_size as i64),
+                "epochs" => Cell::I64(s.epochs as i64),
+                "steps_per_epoch" => Cell::I64(run.steps_per_epoch as i64),
+                "total_steps" => Cell::I64(total_steps as i64),
+                "seed" => Cell::I64(s.seed as i64),
+                "divergence_factor" => Cell::F64(s.divergence_factor),
+                "target_accuracy" => Cell::F64(s.target_accuracy),
+                "top1" => Cell::F64(m.top1),
+                "top5" => Cell::F64(m.top5),
+                "mean_confidence" => Cell::F64(m.mean_confidence),
+                "confidence_std" => Cell::F64(m.confidence_std),
+                "test_loss" => Cell::F64(m.loss),
+                "train_loss" => Cell::F64(outcome.final_train_loss),
+                "best_top1" => Cell::F64(outcome.best_top1),
+                "diverged" => Cell::Bool(outcome.diverged),
+                "diverged_at_step" => Cell::OptI64(outcome.diverged_at_step.map(|v| v as i64)),
+                "steps_done" => Cell::I64(outcome.steps as i64),
+                "steps_to_target" => Cell::OptI64(outcome.steps_to_target.map(|v| v as i64)),
+                "curve_steps" => {
+                    Cell::ListI64(outcome.epochs.iter().map(|e| e.steps as i64).collect())
+                }
+                "curve_lr" => curve(&|e| e.lr),
+                "curve_train_loss" => curve(&|e| e.train_loss),
+                "curve_test_loss" => curve(&|e| e.test.loss),
+                "curve_top1" => curve(&|e| e.test.top1),
+                "curve_top5" => curve(&|e| e.test.top5),
+                "curve_mean_confidence" => curve(&|e| e.test.mean_confidence),
+                "curve_confidence_std" => curve(&|e| e.test.confidence_std),
+                other => unreachable!("column `{other}` is in the schema but not produced"),
+            }
+        };
+        let cells = COLUMNS
+            .iter()
+            .map(|c| {
+                let value = cell(c.name);
+                debug_assert_eq!(value.kind(), c.kind, "column {}", c.name);
+                (c.name, value)
+            })
+            .collect();
+        let policy_params = run
+            .lr_policy
+            .hyperparameters()
+            .into_iter()
+            .map(|(k, v)| (format!("{POLICY_PARAM_PREFIX}{}", k.replace('.', "_")), v))
+            .collect();
+        Self {
+            cells,
+            policy_params,
+        }
+    }
+
+    /// The run id.
+    pub fn run_id(&self) -> &str {
+        match &self.cells[0] {
+            (_, Cell::Str(id)) => id,
+            _ => unreachable!("run_id is the first column"),
+        }
+    }
+
+    /// One-row DataFrame.
+    pub fn to_dataframe(&self) -> PolarsResult<DataFrame> {
+        let mut columns: Vec<Column> = self
+            .cells
+            .iter()
+            .map(|(name, cell)| cell.clone().into_column(name))
+            .collect();
+        for (name, value) in &self.policy_params {
+            columns.push(Cell::F64(*value).into_column(name));
+        }
+        DataFrame::new(1, columns)
+    }
+}

@@ -1,0 +1,186 @@
+//! The on-disk corpus of one experiment: `datasets/corpus/<experiment>/runs/<run_id>.parquet`,
+//! one file per finished run, written atomically; and the one scan that reads it back.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use super::record::RunRecord;
+use crate::error::{Error, Result};
+
+/// Suffix of in-flight files; they are never read as runs.
+const TEMP_MARKER: &str = ".tmp-";
+
+/// The corpus directory of one experiment.
+#[derive(Debug, Clone)]
+pub struct CorpusStore {
+    dir: PathBuf,
+}
+
+impl CorpusStore {
+    /// The corpus of `experiment` under `root` (`root/datasets/corpus/<experiment>`).
+    pub fn new(root: &Path, experiment: &str) -> Self {
+        Self {
+            dir: root.join("datasets").join("corpus").join(experiment),
+        }
+    }
+
+    /// `…/runs`, where the per-run Parquet files live.
+    pub fn runs_dir(&self) -> PathBuf {
+        self.dir.join("runs")
+    }
+
+    /// Create the directory and prove it is writable, before any long work starts.
+    pub fn ensure_writable(&self) -> Result<()> {
+        ensure_writable_dir(&self.runs_dir())
+    }
+
+    /// Ids of the runs already in the corpus.
+    pub fn existing_run_ids(&self) -> Result<BTreeSet<String>> {
+        Ok(self
+            .run_files()?
+            .iter()
+            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .collect())
+    }
+
+    /// Finished run files, sorted by name.
+    pub fn run_files(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.runs_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&dir, e)),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if name.ends_with(".parquet") && !name.starts_with('.') && !name.contains(TEMP_MARKER) {
+                files.push(path);
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
+    /// Remove temporary files left by processes that no longer exist (a killed run's partial write).
+    pub fn remove_stale_temp_files(&self) -> Result<usize> {
+        let dir = self.runs_dir();
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Ok(0);
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some((_, pid)) = name.split_once(TEMP_MARKER) else {
+                continue;
+            };
+            let alive = pid
+                .parse::<u32>()
+                .map(|pid| pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists())
+                .unwrap_or(false);
+            if !alive && fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Write one finished run: temporary file, fsync, rename. An existing run is never overwritten.
+    pub fn write(&self, record: &RunRecord) -> Result<PathBuf> {
+        let dir = self.runs_dir();
+        let path = dir.join(format!("{}.parquet", record.run_id()));
+        if path.exists() {
+            return Ok(path);
+        }
+        let mut df = record.to_dataframe().map_err(|e| Error::Corpus {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        write_atomically(&path, |file| {
+            ParquetWriter::new(file)
+                .finish(&mut df)
+                .map(|_| ())
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        })?;
+        Ok(path)
+    }
+
+    /// The whole corpus as one DataFrame (union of columns; missing policy parameters are null).
+    /// Every consumer reads the corpus through this function.
+    pub fn scan(&self) -> Result<DataFrame> {
+        let files = self.run_files()?;
+        if files.is_empty() {
+            return Err(Error::Corpus {
+                path: self.runs_dir(),
+                message: "no finished runs".into(),
+            });
+        }
+        let frames = files
+            .iter()
+            .map(|p| {
+                LazyFrame::scan_parquet(
+                    PlRefPath::new(p.to_string_lossy().as_ref()),
+                    Default::default(),
+                )
+            })
+            .collect::<PolarsResult<Vec<_>>>()
+            .and_then(|frames| concat_lf_diagonal(frames, UnionArgs::default()))
+            .and_then(|lf| lf.sort(["run_id"], Default::default()).collect())
+            .map_err(|e| Error::Corpus {
+                path: self.runs_dir(),
+                message: e.to_string(),
+            })?;
+        Ok(frames)
+    }
+}
+
+/// Create `dir` and check that a file can be created in it.
+pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
+    let not_writable = |source| Error::OutputNotWritable {
+        path: dir.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(not_writable)?;
+    let probe = dir.join(format!(".write-probe{TEMP_MARKER}{}", std::process::id()));
+    fs::File::create(&probe).map_err(not_writable)?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Write `path` through a temporary sibling, fsync it, and rename it into place, so a reader (or a
+/// killed process) never sees a half-written file.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
+) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = dir.join(format!(".{name}{TEMP_MARKER}{}", std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&temp)?;
+        write(&mut file)?;
+        file.flush()?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temp, path)?;
+        // Persist the rename itself.
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    result.map_err(|e| {
+        let _ = fs::remove_file(&temp);
+        Error::io(path, e)
+    })
+}
+
+/// Write bytes atomically.
+pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically(path, |f| f.write_all(bytes))
+}

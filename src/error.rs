@@ -1,0 +1,147 @@
+//! The one error type of lrcast: every variant names the file, key or value at fault and how to fix it.
+
+use std::path::PathBuf;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong. Bad input (exit code 2) and runtime failures (exit code 1) are
+/// told apart by [`Error::exit_code`].
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The recipe file could not be read.
+    #[error(
+        "cannot read recipe {path}: {source}; pass an existing file such as experiments/default.toml"
+    )]
+    RecipeUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// The recipe is not valid TOML, has an unknown key or a value of the wrong type.
+    #[error("{path}:{line}:{column}: {message}")]
+    RecipeSyntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    /// A recipe value parsed but is not allowed.
+    #[error("{path}: `{key}` = {value}: {message}")]
+    RecipeValue {
+        path: PathBuf,
+        key: String,
+        value: String,
+        message: String,
+    },
+
+    /// A learning-rate policy spec is invalid.
+    #[error("{context}: {source}")]
+    Policy {
+        context: String,
+        source: crate::schedule::PolicyError,
+    },
+
+    /// A task / architecture spec (`NAME:key=value,…`) is invalid.
+    #[error("{context}: {message}")]
+    Spec { context: String, message: String },
+
+    /// A command-line value is not allowed.
+    #[error("{flag} {value}: {message}")]
+    BadArgument {
+        flag: String,
+        value: String,
+        message: String,
+    },
+
+    /// An output directory cannot be created or written.
+    #[error(
+        "output directory {path} is not writable ({source}); choose another location with --root or fix its permissions"
+    )]
+    OutputNotWritable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// A step of the pipeline needs the output of an earlier step.
+    #[error("{what} not found at {path}; run `lrcast {command} {recipe}` first")]
+    MissingInput {
+        what: String,
+        path: PathBuf,
+        command: String,
+        recipe: String,
+    },
+
+    /// The requested compute device cannot be used.
+    #[error("device `{device}`: {message}")]
+    Device { device: String, message: String },
+
+    /// The device was asked for in a way the binary cannot serve (bad input).
+    #[error("device `{device}`: {message}")]
+    DeviceUnsupported { device: String, message: String },
+
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// Reading or writing the Parquet corpus failed.
+    #[error("corpus {path}: {message}")]
+    Corpus { path: PathBuf, message: String },
+
+    /// Fitting or scoring a predictor failed.
+    #[error("fit: {0}")]
+    Fit(String),
+
+    /// Any other runtime failure, with context.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl Error {
+    /// Process exit code: 2 for bad input (clap's convention), 1 for runtime failures.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::RecipeUnreadable { .. }
+            | Error::RecipeSyntax { .. }
+            | Error::RecipeValue { .. }
+            | Error::Policy { .. }
+            | Error::Spec { .. }
+            | Error::BadArgument { .. }
+            | Error::OutputNotWritable { .. }
+            | Error::MissingInput { .. }
+            | Error::DeviceUnsupported { .. } => 2,
+            Error::Device { .. }
+            | Error::Io { .. }
+            | Error::Corpus { .. }
+            | Error::Fit(_)
+            | Error::Runtime(_) => 1,
+        }
+    }
+
+    /// Wrap an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A recipe value error.
+    pub fn recipe_value(
+        path: impl Into<PathBuf>,
+        key: impl Into<String>,
+        value: impl std::fmt::Display,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::RecipeValue {
+            path: path.into(),
+            key: key.into(),
+            value: value.to_string(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! The model zoo: honest baselines (global mean, per-architecture mean) and linear models fitted with
+//! linfa (ordinary least squares, ridge, elastic net) on standardised, linearly independent features.
+//! A fitted model is plain serialisable data, so it can be saved, loaded and applied to new rows.
+
+use std::collections::BTreeMap;
+
+use linfa::prelude::*;
+use linfa_elasticnet::ElasticNet;
+use linfa_linear::LinearRegression;
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::recipe::FitSettings;
+
+/// Which model to fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModelKind {
+    /// Baseline: the training mean, whatever the input.
+    GlobalMean,
+    /// Baseline: the training mean of the row's architecture (global mean for an unseen one).
+    ArchMean,
+    /// Ordinary least squares (linfa-linear).
+    Ols,
+    /// Ridge regression: elastic net with L1 share 0 (linfa-elasticnet).
+    Ridge,
+    /// Elastic net (linfa-elasticnet).
+    ElasticNet,
+}
+
+/// Every model, baselines first.
+pub const ALL_MODELS: &[ModelKind] = &[
+    ModelKind::GlobalMean,
+    ModelKind::ArchMean,
+    ModelKind::Ols,
+    ModelKind::Ridge,
+    ModelKind::ElasticNet,
+];
+
+impl ModelKind {
+    /// Short name used in files and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::GlobalMean => "global_mean",
+            ModelKind::ArchMean => "arch_mean",
+            ModelKind::Ols => "ols",
+            ModelKind::Ridge => "ridge",
+            ModelKind::ElasticNet => "elastic_net",
+        }
+    }
+
+    /// Whether this is a baseline.
+    pub fn is_baseline(self) -> bool {
+        matches!(self, ModelKind::GlobalMean | ModelKind::ArchMean)
+    }
+}
+
+/// Rows to fit on or predict for: features plus the architecture of each row.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows<'a> {
+    /// `rows × terms` design matrix.
+    pub x: ArrayView2<'a, f64>,
+    /// Architecture category of each row.
+    pub arch: &'a [String],
+}
+
+/// A fitted model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FittedModel {
+    /// Constant prediction.
+    GlobalMean { mean: f64 },
+    /// Mean per architecture, with a fallback for unseen architectures.
+    ArchMean {
+        means: BTreeMap<String, f64>,
+        fallback: f64,
+    },
+    /// `intercept + Σ coef_k · (x[columns_k] − mean_k) / scale_k`, clipped to [0, 1].
+    Linear {
+        kind: ModelKind,
+        columns: Vec<usize>,
+        mean: Vec<f64>,
+        scale: Vec<f64>,
+        coef: Vec<f64>,
+        intercept: f64,
+    },
+}
+
+impl FittedModel {
+    /// Predict the target (accuracy) for `rows`.
+    pub fn predict(&self, rows: Rows<'_>) -> Vec<f64> {
+        match self {
+            FittedModel::GlobalMean { mean } => vec![*mean; rows.arch.len()],
+            FittedModel::ArchMean { means, fallback } => rows
+                .arch
+                .iter()
+                .map(|a| *means.get(a).unwrap_or(fallback))
+                .collect(),
+            FittedModel::Linear {
+                columns,
+                mean,
+                scale,
+                coef,
+                intercept,
+                ..
+            } => rows
+                .x
+                .axis_iter(Axis(0))
+                .map(|row| {
+                    let z: f64 = columns
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &j)| coef[k] * (row[j] - mean[k]) / scale[k])
+                        .sum();
+                    // Accuracy is bounded; a linear extrapolation past the bounds is clipped.
+                    (intercept + z).clamp(0.0, 1.0)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Fit `kind` on `rows` with target `y`.
+pub fn fit(
+    kind: ModelKind,
+    rows: Rows<'_>,
+    y: &[f64],
+    settings: &FitSettings,
+) -> Result<FittedModel> {
+    if y.is_empty() {
+        return Err(Error::Fit("no training rows".into()));
+    }
+    let global = y.iter().sum::<f64>() / y.len() as f64;
+    match kind {
+        ModelKind::GlobalMean => Ok(FittedModel::GlobalMean { mean: global }),
+        ModelKind::ArchMean => {
+            let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+            for (a, &v) in rows.arch.iter().zip(y) {
+                let e = sums.entry(a.clone()).or_default();
+                e.0 += v;
+                e.1 += 1;
+            }
+            Ok(FittedModel::ArchMean {
+                means: sums
+                    .into_iter()
+                    .map(|(a, (s, n))| (a, s / n as f64))
+                    .collect(),
+                fallback: global,
+            })
+        }
+        ModelKind::Ols | ModelKind::Ridge | ModelKind::ElasticNet => {
+            fit_linear(kind, rows.x, y, settings)
+        }
+    }
+}
+
+/// Standardise, keep a linearly independent set of columns, fit with linfa.
+fn fit_linear(
+    kind: ModelKind,
+    x: ArrayView2<'_, f64>,
+    y: &[f64],
+    settings: &FitSettings,
+) -> Result<FittedModel> {
+    let n = x.nrows() as f64;
+    let mut columns = Vec::new();
+    let (mut mean, mut scale) = (Vec::new(), Vec::new());
+    for (j, col) in x.axis_iter(Axis(1)).enumerate() {
+        let m = col.sum() / n;
+        let s = (col.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n).sqrt();
+        if s > 1e-12 {
+            columns.push(j);
+            mean.push(m);
+            scale.push(s);
+        }
+    }
+    let mut z = Array2::<f64>::zeros((x.nrows(), columns.len()));
+    for (k, &j) in columns.iter().enumerate() {
+        for i in 0..x.nrows() {
+            z[[i, k]] = (x[[i, j]] - mean[k]) / scale[k];
+        }
+    }
+    // Drop columns that are linear combinations of earlier ones (e.g. a one-hot that the training
+    // split makes identical to another), so OLS stays well-posed.
+    let keep = independent_columns(&z);
+    let z = z.select(Axis(1), &keep);
+    let columns: Vec<usize> = keep.iter().map(|&k| columns[k]).collect();
+    let mean: Vec<f64> = keep.iter().map(|&k| mean[k]).collect();
+    let scale: Vec<f64> = keep.iter().map(|&k| scale[k]).collect();
+    let targets = Array1::from(y.to_vec());
+    let y_mean = targets.mean().unwrap_or(0.0);
+
+    let (coef, intercept) = if columns.is_empty() {
+        (Vec::new(), y_mean)
+    } else {
+        let dataset = Dataset::new(z, targets);
+        match kind {
+            ModelKind::Ols => {
+                let model = LinearRegression::new()
+                    .fit(&dataset)
+                    .map_err(|e| Error::Fit(format!("ols: {e}")))?;
+                (model.params().to_vec(), model.intercept())
+            }
+            ModelKind::Ridge | ModelKind::ElasticNet => {
+                let (alpha, l1) = if kind == ModelKind::Ridge {
+                    (settings.ridge_alpha, 0.0)
+                } else {
+                    (settings.elastic_net_alpha, settings.l1_ratio)
+                };
+                let model = ElasticNet::params()
+                    .penalty(alpha)
+                    .l1_ratio(l1)
+                    .max_iterations(10_000)
+                    .tolerance(1e-8)
+                    .fit(&dataset)
+                    .map_err(|e| Error::Fit(format!("{}: {e}", kind.name())))?;
+                (model.hyperplane().to_vec(), model.intercept())
+            }
+            _ => unreachable!(),
+        }
+    };
+    if coef.iter().any(|c| !c.is_finite()) || !intercept.is_finite() {
+        return Err(Error::Fit(format!(
+            "{}: non-finite coefficients (ill-conditioned features)",
+            kind.name()
+        )));
+    }
+    Ok(FittedModel::Linear {
+        kind,
+        columns,
+        mean,
+        scale,
+        coef,
+        intercept,
+    })
+}
+
+/// Indices of a maximal set of linearly independent columns, chosen left to right (modified
+/// Gram–Schmidt with a relative tolerance).
+pub fn independent_columns(z: &Array2<f64>) -> Vec<usize> {
+    let mut basis: Vec<Array1<f64>> = Vec::new();
+    let mut keep = Vec::new();
+    for (j, col) in z.axis_iter(Axis(1)).enumerate() {
+        let mut v = col.to_owned();
+        let norm0 = v.dot(&v).sqrt();
+        if norm0 == 0.0 {
+            continue;
+        }
+        for b in &basis {
+            let p = v.dot(b);
+            v.scaled_add(-p, b);
+        }
+        let norm = v.dot(&v).sqrt();
+        if norm > 1e-8 * norm0 {
+            basis.push(v / norm);
+            keep.push(j);
+        }
+    }
+    keep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn settings() -> FitSettings {
+        FitSettings {
+            holdout: vec!["base_lr".into()],
+            quantile: 0.1,
+            random_seed: 0,
+            ridge_alpha: 1e-6,
+            elastic_net_alpha: 1e-6,
+            l1_ratio: 0.5,
+        }
+    }
+
+    #[test]
+    fn linear_models_recover_a_linear_target_despite_a_duplicate_column() {
+        // y = 0.2 + 0.1·x0 − 0.05·x1; column 2 duplicates column 0.
+        let x = array![
+            [0.0, 1.0, 0.0],
+            [1.0, 0.0, 1.0],
+            [2.0, 2.0, 2.0],
+            [3.0, 1.0, 3.0],
+            [4.0, 3.0, 4.0],
+            [5.0, 0.0, 5.0]
+        ];
+        let y: Vec<f64> = x
+            .rows()
+            .into_iter()
+            .map(|r| 0.2 + 0.1 * r[0] - 0.05 * r[1])
+            .collect();
+        let arch = vec!["a".to_string(); 6];
+        let rows = Rows {
+            x: x.view(),
+            arch: &arch,
+        };
+        for kind in [ModelKind::Ols, ModelKind::Ridge, ModelKind::ElasticNet] {
+            let model = fit(kind, rows, &y, &settings()).unwrap();
+            let p = model.predict(rows);
+            for (a, b) in p.iter().zip(&y) {
+                assert!((a - b).abs() < 1e-3, "{kind:?}: {a} vs {b}");
+            }
+            let json = serde_json::to_string(&model).unwrap();
+            let back: FittedModel = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.predict(rows), p);
+        }
+    }
+
+    #[test]
+    fn baselines() {
+        let x = Array2::<f64>::zeros((4, 1));
+        let arch: Vec<String> = ["a", "a", "b", "b"].iter().map(|s| s.to_string()).collect();
+        let y = [0.2, 0.4, 0.8, 1.0];
+        let rows = Rows {
+            x: x.view(),
+            arch: &arch,
+        };
+        let global = fit(ModelKind::GlobalMean, rows, &y, &settings()).unwrap();
+        assert!(global.predict(rows).iter().all(|p| (p - 0.6).abs() < 1e-12));
+        let by_arch = fit(ModelKind::ArchMean, rows, &y, &settings()).unwrap();
+        let p = by_arch.predict(rows);
+        assert!((p[0] - 0.3).abs() < 1e-12 && (p[3] - 0.9).abs() < 1e-12);
+        let unseen = vec!["c".to_string()];
+        let x1 = Array2::<f64>::zeros((1, 1));
+        let p = by_arch.predict(Rows {
+            x: x1.view(),
+            arch: &unseen,
+        });
+        assert!((p[0] - 0.6).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,446 @@
+//! Recipes: read `experiments/NAME.toml` (raw) and validate it into a [`Plan`] of runs.
+
+pub mod plan;
+pub mod raw;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+pub use plan::{FitSettings, HOLDOUT_HYPERPARAMETERS, Plan, RunSpec};
+use raw::RawRecipe;
+
+use crate::data::Task;
+use crate::error::{Error, Result};
+use crate::model::Arch;
+use crate::schedule::PolicySpec;
+use crate::spec::KeyValueSpec;
+use crate::train::TrainSettings;
+
+/// The embedded default experiment, used by `lrcast pipeline` without an argument.
+pub const DEFAULT_RECIPE: &str = include_str!("../../experiments/default.toml");
+/// What the embedded default is called in messages.
+pub const DEFAULT_SOURCE: &str = "<embedded experiments/default.toml>";
+
+/// Load and validate a recipe file.
+pub fn load(path: &Path) -> Result<Plan> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::RecipeUnreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "experiment".into());
+    parse(&text, path, &stem)
+}
+
+/// The embedded default recipe.
+pub fn load_default() -> Result<Plan> {
+    parse(DEFAULT_RECIPE, Path::new(DEFAULT_SOURCE), "default")
+}
+
+/// Parse and validate recipe text; `path` is only used in messages.
+pub fn parse(text: &str, path: &Path, default_name: &str) -> Result<Plan> {
+    let raw: RawRecipe = toml::from_str(text).map_err(|mut err| {
+        let (line, column) = err
+            .span()
+            .map(|span| line_column(text, span.start))
+            .unwrap_or((1, 1));
+        // Without the input attached, toml's Display names the key path ("in `train.epochs`").
+        err.set_input(None);
+        let message = err
+            .to_string()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Error::RecipeSyntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    })?;
+    validate(raw, text, path, default_name)
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn non_empty<T>(path: &Path, key: &str, values: &[T]) -> Result<()> {
+    if values.is_empty() {
+        return Err(Error::recipe_value(
+            path,
+            key,
+            "[]",
+            "the grid is empty along this axis; give at least one value",
+        ));
+    }
+    Ok(())
+}
+
+fn no_duplicates<T: std::fmt::Display>(path: &Path, key: &str, values: &[T]) -> Result<()> {
+    let mut seen = HashSet::new();
+    for v in values {
+        if !seen.insert(v.to_string()) {
+            return Err(Error::recipe_value(
+                path,
+                key,
+                v,
+                "listed twice; remove the duplicate so that no run is trained twice",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Result<Plan> {
+    let name = raw.name.clone().unwrap_or_else(|| default_name.to_string());
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(Error::recipe_value(
+            path,
+            "name",
+            format!("{name:?}"),
+            "use letters, digits, '-' and '_' only (it names directories)",
+        ));
+    }
+    let g = &raw.grid;
+    non_empty(path, "grid.task", &g.task)?;
+    non_empty(path, "grid.arch", &g.arch)?;
+    non_empty(path, "grid.policy", &g.policy)?;
+    non_empty(path, "grid.base_lr", &g.base_lr)?;
+    non_empty(path, "grid.weight_decay", &g.weight_decay)?;
+    non_empty(path, "grid.momentum", &g.momentum)?;
+    non_empty(path, "grid.batch_size", &g.batch_size)?;
+    non_empty(path, "grid.seed", &g.seed)?;
+    for (key, values) in [
+        ("grid.base_lr", &g.base_lr),
+        ("grid.weight_decay", &g.weight_decay),
+        ("grid.momentum", &g.momentum),
+    ] {
+        no_duplicates(path, key, values)?;
+    }
+    no_duplicates(path, "grid.batch_size", &g.batch_size)?;
+    no_duplicates(path, "grid.seed", &g.seed)?;
+
+    let tasks = g
+        .task
+        .iter()
+        .map(|t| {
+            KeyValueSpec::parse(t)
+                .and_then(|s| Task::from_spec(&s))
+                .map_err(|message| {
+                    Error::recipe_value(path, "grid.task", format!("{t:?}"), message)
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let archs = g
+        .arch
+        .iter()
+        .map(|a| {
+            KeyValueSpec::parse(a)
+                .and_then(|s| Arch::from_spec(&s))
+                .map_err(|message| {
+                    Error::recipe_value(path, "grid.arch", format!("{a:?}"), message)
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    no_duplicates(
+        path,
+        "grid.arch",
+        &archs.iter().map(Arch::spec_string).collect::<Vec<_>>(),
+    )?;
+    let policies = g
+        .policy
+        .iter()
+        .enumerate()
+        .map(|(i, value)| parse_policy(path, i, value))
+        .collect::<Result<Vec<_>>>()?;
+    no_duplicates(
+        path,
+        "grid.policy",
+        &policies.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+    )?;
+
+    for &lr in &g.base_lr {
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::recipe_value(
+                path,
+                "grid.base_lr",
+                lr,
+                "learning rates must be positive and finite, e.g. 0.1",
+            ));
+        }
+    }
+    for &wd in &g.weight_decay {
+        if !(wd.is_finite() && wd >= 0.0) {
+            return Err(Error::recipe_value(
+                path,
+                "grid.weight_decay",
+                wd,
+                "weight decay must be ≥ 0 and finite, e.g. 5e-4",
+            ));
+        }
+    }
+    for &m in &g.momentum {
+        if !(0.0..1.0).contains(&m) {
+            return Err(Error::recipe_value(
+                path,
+                "grid.momentum",
+                m,
+                "momentum must be in [0, 1), e.g. 0.9",
+            ));
+        }
+    }
+    for &b in &g.batch_size {
+        if !(1..=1 << 20).contains(&b) {
+            return Err(Error::recipe_value(
+                path,
+                "grid.batch_size",
+                b,
+                "batch size must be a positive integer, e.g. 128",
+            ));
+        }
+    }
+    for &s in &g.seed {
+        if s < 0 {
+            return Err(Error::recipe_value(
+                path,
+                "grid.seed",
+                s,
+                "seeds must be non-negative integers",
+            ));
+        }
+    }
+    let t = &raw.train;
+    if t.epochs < 1 {
+        return Err(Error::recipe_value(
+            path,
+            "train.epochs",
+            t.epochs,
+            "must be a positive integer, e.g. 5",
+        ));
+    }
+    if t.optimizer != "sgd" {
+        return Err(Error::recipe_value(
+            path,
+            "train.optimizer",
+            format!("{:?}", t.optimizer),
+            "only \"sgd\" is supported so far",
+        ));
+    }
+    if !(t.divergence_factor.is_finite() && t.divergence_factor > 1.0) {
+        return Err(Error::recipe_value(
+            path,
+            "train.divergence_factor",
+            t.divergence_factor,
+            "must be > 1 (a multiple of the loss of a uniform guess), e.g. 10",
+        ));
+    }
+    if !(t.target_accuracy > 0.0 && t.target_accuracy <= 1.0) {
+        return Err(Error::recipe_value(
+            path,
+            "train.target_accuracy",
+            t.target_accuracy,
+            "must be in (0, 1], e.g. 0.5",
+        ));
+    }
+    let fit = validate_fit(&raw, path)?;
+
+    let mut runs = Vec::new();
+    for task in &tasks {
+        for arch in &archs {
+            for (policy_index, policy) in policies.iter().enumerate() {
+                for &base_lr in &g.base_lr {
+                    for &weight_decay in &g.weight_decay {
+                        for &momentum in &g.momentum {
+                            for &batch_size in &g.batch_size {
+                                let ctx = plan::schedule_context(
+                                    task,
+                                    batch_size as usize,
+                                    t.epochs as usize,
+                                );
+                                let (policy, lr_policy) =
+                                    plan::policy_for_run(policy, base_lr, &ctx).map_err(
+                                        |source| Error::Policy {
+                                            context: format!(
+                                                "{}: grid.policy[{policy_index}] with base_lr {base_lr}, batch_size {batch_size}",
+                                                path.display()
+                                            ),
+                                            source,
+                                        },
+                                    )?;
+                                for &seed in &g.seed {
+                                    let settings = TrainSettings {
+                                        epochs: t.epochs as usize,
+                                        batch_size: batch_size as usize,
+                                        seed: seed as u64,
+                                        momentum,
+                                        nesterov: t.nesterov,
+                                        weight_decay,
+                                        divergence_factor: t.divergence_factor,
+                                        target_accuracy: t.target_accuracy,
+                                    };
+                                    runs.push(RunSpec::new(
+                                        task.clone(),
+                                        arch.clone(),
+                                        policy.clone(),
+                                        lr_policy.clone(),
+                                        base_lr,
+                                        t.optimizer.clone(),
+                                        settings,
+                                        ctx.steps_per_epoch,
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(Plan {
+        name,
+        description: raw.description.unwrap_or_default(),
+        source: PathBuf::from(path),
+        recipe_text: text.to_string(),
+        runs,
+        fit,
+    })
+}
+
+/// A grid policy entry: a spec string or a TOML table. The base LR comes from `grid.base_lr`, so
+/// the entry must not set the policy's primary LR parameter itself.
+fn parse_policy(path: &Path, index: usize, value: &toml::Value) -> Result<PolicySpec> {
+    let key = format!("grid.policy[{index}]");
+    let spec = match value {
+        toml::Value::String(text) => PolicySpec::parse(text),
+        toml::Value::Table(table) => PolicySpec::from_toml_table(table),
+        other => {
+            return Err(Error::recipe_value(
+                path,
+                key,
+                other,
+                "a policy is a spec string such as \"cosine\" or a table such as { name = \"step\", gamma = 0.5 }",
+            ));
+        }
+    }
+    .map_err(|source| Error::Policy {
+        context: format!("{}: {key}", path.display()),
+        source,
+    })?;
+    if let Some(primary) = spec.primary_lr_key()
+        && spec.param(primary).is_some()
+    {
+        return Err(Error::recipe_value(
+            path,
+            key,
+            format!("{:?}", spec.to_string()),
+            format!(
+                "sets `{primary}`, which grid.base_lr sweeps; remove `{primary}` from the policy"
+            ),
+        ));
+    }
+    Ok(spec)
+}
+
+fn validate_fit(raw: &RawRecipe, path: &Path) -> Result<FitSettings> {
+    let f = &raw.fit;
+    if !(f.quantile > 0.0 && f.quantile < 0.5) {
+        return Err(Error::recipe_value(
+            path,
+            "fit.quantile",
+            f.quantile,
+            "must be in (0, 0.5): the fraction held out at each end, e.g. 0.1",
+        ));
+    }
+    if f.holdout.is_empty() {
+        return Err(Error::recipe_value(
+            path,
+            "fit.holdout",
+            "[]",
+            format!(
+                "name at least one hyperparameter to hold out: {}",
+                HOLDOUT_HYPERPARAMETERS.join(", ")
+            ),
+        ));
+    }
+    let g = &raw.grid;
+    for h in &f.holdout {
+        let distinct = match h.as_str() {
+            "base_lr" => g.base_lr.len(),
+            "weight_decay" => g.weight_decay.len(),
+            "momentum" => g.momentum.len(),
+            "batch_size" => g.batch_size.len(),
+            _ => {
+                return Err(Error::recipe_value(
+                    path,
+                    "fit.holdout",
+                    format!("{h:?}"),
+                    format!(
+                        "unknown hyperparameter; valid: {}",
+                        HOLDOUT_HYPERPARAMETERS.join(", ")
+                    ),
+                ));
+            }
+        };
+        if distinct < 3 {
+            return Err(Error::recipe_value(
+                path,
+                "fit.holdout",
+                format!("{h:?}"),
+                format!(
+                    "grid.{h} has {distinct} value(s); an extreme-value holdout needs at least 3 \
+                     (low, middle, high) — add values or remove it from fit.holdout"
+                ),
+            ));
+        }
+    }
+    for (key, value) in [
+        ("fit.ridge_alpha", f.ridge_alpha),
+        ("fit.elastic_net_alpha", f.elastic_net_alpha),
+    ] {
+        if !(value.is_finite() && value > 0.0) {
+            return Err(Error::recipe_value(
+                path,
+                key,
+                value,
+                "must be a positive penalty, e.g. 0.01",
+            ));
+        }
+    }
+    if !(0.0..=1.0).contains(&f.l1_ratio) {
+        return Err(Error::recipe_value(
+            path,
+            "fit.l1_ratio",
+            f.l1_ratio,
+            "must be in [0, 1]",
+        ));
+    }
+    if f.random_seed < 0 {
+        return Err(Error::recipe_value(
+            path,
+            "fit.random_seed",
+            f.random_seed,
+            "must be a non-negative integer",
+        ));
+    }
+    Ok(FitSettings {
+        holdout: f.holdout.clone(),
+        quantile: f.quantile,
+        random_seed: f.random_seed as u64,
+        ridge_alpha: f.ridge_alpha,
+        elastic_net_alpha: f.elastic_net_alpha,
+        l1_ratio: f.l1_ratio,
+    })
+}

@@ -1,0 +1,149 @@
+//! The validated plan: every run of a recipe as a [`RunSpec`] with a stable `run_id`.
+
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use crate::data::Task;
+use crate::model::Arch;
+use crate::schedule::{LrPolicy, PolicySpec, ScheduleContext};
+use crate::train::TrainSettings;
+
+/// Hyperparameters that an extreme-value holdout may be defined on.
+pub const HOLDOUT_HYPERPARAMETERS: &[&str] = &["base_lr", "weight_decay", "momentum", "batch_size"];
+
+/// A validated experiment: what to train and how to fit.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Experiment name (directory name of its corpus, models and report).
+    pub name: String,
+    /// Free text from the recipe.
+    pub description: String,
+    /// Where the recipe came from (a path, or `<embedded default>`).
+    pub source: PathBuf,
+    /// The recipe text, saved beside the results.
+    pub recipe_text: String,
+    /// Every run, in grid order.
+    pub runs: Vec<RunSpec>,
+    /// Predictor settings.
+    pub fit: FitSettings,
+}
+
+/// Validated `[fit]` settings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FitSettings {
+    /// Hyperparameters whose extremes are held out (each names a corpus column).
+    pub holdout: Vec<String>,
+    /// Fraction held out at each end, in (0, 0.5).
+    pub quantile: f64,
+    /// Seed of the random contrast split.
+    pub random_seed: u64,
+    /// Ridge penalty.
+    pub ridge_alpha: f64,
+    /// Elastic-net penalty.
+    pub elastic_net_alpha: f64,
+    /// Elastic-net L1 share.
+    pub l1_ratio: f64,
+}
+
+/// One fully specified training run.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// First 16 hex digits of the SHA-256 of [`RunSpec::canonical`]: stable across versions and machines.
+    pub run_id: String,
+    /// Task.
+    pub task: Task,
+    /// Architecture.
+    pub arch: Arch,
+    /// Policy spec with the base LR injected.
+    pub policy: PolicySpec,
+    /// The policy, validated and resolved for this run's length.
+    pub lr_policy: LrPolicy,
+    /// The grid's base LR (the value of the policy's primary LR parameter).
+    pub base_lr: f64,
+    /// Optimizer name.
+    pub optimizer: String,
+    /// Training settings.
+    pub settings: TrainSettings,
+    /// Optimizer steps per epoch.
+    pub steps_per_epoch: u64,
+}
+
+impl RunSpec {
+    /// Build a run and its id. `policy` must already carry the base LR.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        task: Task,
+        arch: Arch,
+        policy: PolicySpec,
+        lr_policy: LrPolicy,
+        base_lr: f64,
+        optimizer: String,
+        settings: TrainSettings,
+        steps_per_epoch: u64,
+    ) -> Self {
+        let mut run = Self {
+            run_id: String::new(),
+            task,
+            arch,
+            policy,
+            lr_policy,
+            base_lr,
+            optimizer,
+            settings,
+            steps_per_epoch,
+        };
+        let digest = Sha256::digest(run.canonical().as_bytes());
+        run.run_id = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        run
+    }
+
+    /// Canonical text of everything that determines the run's result (f64 printed shortest-round-trip).
+    pub fn canonical(&self) -> String {
+        let s = &self.settings;
+        format!(
+            "task={};arch={};policy={};optimizer={};momentum={};nesterov={};weight_decay={};\
+             batch_size={};epochs={};seed={};divergence_factor={};target_accuracy={}",
+            self.task.spec_string(),
+            self.arch.spec_string(),
+            self.policy,
+            self.optimizer,
+            s.momentum,
+            s.nesterov,
+            s.weight_decay,
+            s.batch_size,
+            s.epochs,
+            s.seed,
+            s.divergence_factor,
+            s.target_accuracy,
+        )
+    }
+
+    /// Total optimizer steps of an uninterrupted run.
+    pub fn total_steps(&self) -> u64 {
+        self.steps_per_epoch * self.settings.epochs as u64
+    }
+}
+
+/// The schedule context of a run: its length in steps.
+pub fn schedule_context(task: &Task, batch_size: usize, epochs: usize) -> ScheduleContext {
+    let steps_per_epoch = task.train_size().div_ceil(batch_size) as u64;
+    ScheduleContext {
+        total_steps: steps_per_epoch * epochs as u64,
+        steps_per_epoch,
+    }
+}
+
+/// Build the policy for a run: inject `base_lr` and resolve against the run's length.
+pub fn policy_for_run(
+    spec: &PolicySpec,
+    base_lr: f64,
+    ctx: &ScheduleContext,
+) -> Result<(PolicySpec, LrPolicy), crate::schedule::PolicyError> {
+    let spec = match spec.primary_lr_key() {
+        Some(key) => spec.with_param(key, base_lr),
+        None => spec.clone(),
+    };
+    let policy = LrPolicy::build(&spec, ctx)?;
+    Ok((spec, policy))
+}

@@ -1,0 +1,162 @@
+//! Raw recipe types, exactly as written in `experiments/NAME.toml` (serde, unknown keys rejected).
+//! Only [`super::plan::Plan`] — the validated form — reaches the runner.
+
+use serde::Deserialize;
+
+/// A whole recipe file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecipe {
+    /// Experiment name: names the corpus, model and report directories. Defaults to the file stem.
+    pub name: Option<String>,
+    /// Free text shown in the report.
+    pub description: Option<String>,
+    /// The grid of run settings; every combination is one run.
+    pub grid: RawGrid,
+    /// Settings shared by every run.
+    #[serde(default)]
+    pub train: RawTrain,
+    /// Predictor settings.
+    #[serde(default)]
+    pub fit: RawFit,
+}
+
+/// `[grid]`: lists whose Cartesian product is the set of runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrid {
+    /// Task specs, e.g. `"mnist1d"` or `"mnist1d:num_samples=2000"`.
+    #[serde(default = "default_tasks")]
+    pub task: Vec<String>,
+    /// Architecture specs, e.g. `"mlp:hidden=100;100"`, `"cnn1d:channels=25"`.
+    pub arch: Vec<String>,
+    /// LR policy specs (`"cosine"`, `"step:step_size=2ep,gamma=0.5"`) or TOML tables (`{ name = "step", gamma = 0.5 }`).
+    pub policy: Vec<toml::Value>,
+    /// Base learning rates; each is injected into the policy's primary LR parameter (`lr`, or `max_lr` for cyclical ones).
+    pub base_lr: Vec<f64>,
+    /// L2 weight decay values.
+    #[serde(default = "default_weight_decay")]
+    pub weight_decay: Vec<f64>,
+    /// SGD momentum values.
+    #[serde(default = "default_momentum")]
+    pub momentum: Vec<f64>,
+    /// Batch sizes.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: Vec<i64>,
+    /// Seeds of initialisation and shuffling.
+    #[serde(default = "default_seed")]
+    pub seed: Vec<i64>,
+}
+
+/// `[train]`: settings shared by every run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrain {
+    /// Passes over the training split.
+    #[serde(default = "default_epochs")]
+    pub epochs: i64,
+    /// Optimizer; only `sgd` so far.
+    #[serde(default = "default_optimizer")]
+    pub optimizer: String,
+    /// Nesterov momentum.
+    #[serde(default)]
+    pub nesterov: bool,
+    /// A loss above `divergence_factor × ln(classes)` (or NaN/inf) ends a run as diverged.
+    #[serde(default = "default_divergence_factor")]
+    pub divergence_factor: f64,
+    /// Test accuracy whose first attainment is recorded as `steps_to_target`.
+    #[serde(default = "default_target_accuracy")]
+    pub target_accuracy: f64,
+}
+
+/// `[fit]`: predictor and holdout settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFit {
+    /// Hyperparameters whose extreme values form the test set, one holdout each.
+    #[serde(default = "default_holdout")]
+    pub holdout: Vec<String>,
+    /// Fraction held out at each end (top and bottom), in (0, 0.5).
+    #[serde(default = "default_quantile")]
+    pub quantile: f64,
+    /// Seed of the random contrast split.
+    #[serde(default)]
+    pub random_seed: i64,
+    /// Penalty of the ridge model (on standardised features).
+    #[serde(default = "default_ridge_alpha")]
+    pub ridge_alpha: f64,
+    /// Penalty of the elastic net (on standardised features).
+    #[serde(default = "default_elastic_net_alpha")]
+    pub elastic_net_alpha: f64,
+    /// L1 share of the elastic-net penalty, in [0, 1].
+    #[serde(default = "default_l1_ratio")]
+    pub l1_ratio: f64,
+}
+
+impl Default for RawTrain {
+    fn default() -> Self {
+        Self {
+            epochs: default_epochs(),
+            optimizer: default_optimizer(),
+            nesterov: false,
+            divergence_factor: default_divergence_factor(),
+            target_accuracy: default_target_accuracy(),
+        }
+    }
+}
+
+impl Default for RawFit {
+    fn default() -> Self {
+        Self {
+            holdout: default_holdout(),
+            quantile: default_quantile(),
+            random_seed: 0,
+            ridge_alpha: default_ridge_alpha(),
+            elastic_net_alpha: default_elastic_net_alpha(),
+            l1_ratio: default_l1_ratio(),
+        }
+    }
+}
+
+fn default_tasks() -> Vec<String> {
+    vec!["mnist1d".into()]
+}
+fn default_weight_decay() -> Vec<f64> {
+    vec![0.0]
+}
+fn default_momentum() -> Vec<f64> {
+    vec![0.9]
+}
+fn default_batch_size() -> Vec<i64> {
+    vec![128]
+}
+fn default_seed() -> Vec<i64> {
+    vec![0]
+}
+fn default_epochs() -> i64 {
+    5
+}
+fn default_optimizer() -> String {
+    "sgd".into()
+}
+fn default_divergence_factor() -> f64 {
+    10.0
+}
+fn default_target_accuracy() -> f64 {
+    0.5
+}
+fn default_holdout() -> Vec<String> {
+    vec!["base_lr".into()]
+}
+fn default_quantile() -> f64 {
+    0.1
+}
+fn default_ridge_alpha() -> f64 {
+    0.01
+}
+fn default_elastic_net_alpha() -> f64 {
+    0.001
+}
+fn default_l1_ratio() -> f64 {
+    0.5
+}

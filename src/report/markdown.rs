@@ -1,0 +1,137 @@
+//! Markdown exporter of the [`Report`].
+
+use std::fmt::Write;
+
+use super::{GroupSummary, Report};
+use crate::predict::Scores;
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or("—".into(), |v| format!("{v:.3}"))
+}
+
+fn group_table(out: &mut String, title: &str, groups: &[GroupSummary]) {
+    let _ = writeln!(
+        out,
+        "| {title} | runs | diverged | top-1 min | median | max |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    for g in groups {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {:.3} | {:.3} | {:.3} |",
+            g.name, g.runs, g.diverged, g.top1_min, g.top1_median, g.top1_max
+        );
+    }
+    out.push('\n');
+}
+
+/// Render the report as Markdown.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# lrcast report: {}\n", r.experiment);
+    if !r.description.is_empty() {
+        let _ = writeln!(out, "{}\n", r.description.trim());
+    }
+    let _ = writeln!(out, "## Extrapolation\n");
+    for e in &r.extrapolation {
+        let _ = writeln!(out, "- {}", e.sentence);
+    }
+    if r.extrapolation.is_empty() {
+        let _ = writeln!(out, "- No extreme-value holdout could be scored.");
+    }
+    let _ = writeln!(
+        out,
+        "\n## Corpus\n\n{} runs ({} diverged), trained on {} in {:.1} s of training time.\n",
+        r.runs,
+        r.diverged,
+        r.devices.join(", "),
+        r.train_seconds
+    );
+    group_table(&mut out, "architecture", &r.by_arch);
+    group_table(&mut out, "policy", &r.by_policy);
+    group_table(&mut out, "base LR", &r.by_base_lr);
+
+    let _ = writeln!(out, "## Best configurations\n");
+    let _ = writeln!(
+        out,
+        "| # | top-1 | top-5 | architecture | policy | weight decay | seed | run |"
+    );
+    let _ = writeln!(out, "|---:|---:|---:|---|---|---:|---:|---|");
+    for (i, b) in r.best.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {} | {:.3} | {:.3} | `{}` | `{}` | {} | {} | `{}` |",
+            i + 1,
+            b.top1,
+            b.top5,
+            b.arch,
+            b.policy,
+            b.weight_decay,
+            b.seed,
+            b.run_id
+        );
+    }
+
+    let _ = writeln!(
+        out,
+        "\n## Predictor scores\n\nTarget: final test `{}`. {} features: {}.\n",
+        r.fit.target,
+        r.fit.features.len(),
+        r.fit
+            .features
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for split in &r.fit.splits {
+        let _ = writeln!(
+            out,
+            "### `{}` — train {} / test {}\n\n{}\n",
+            split.split, split.n_train, split.n_test, split.description
+        );
+        let _ = writeln!(out, "| model | R² | MAE | RMSE | Spearman |");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+        for m in &split.models {
+            let name = if m.baseline {
+                format!("{} (baseline)", m.model)
+            } else {
+                m.model.clone()
+            };
+            match (&m.scores, &m.error) {
+                (
+                    Some(Scores {
+                        r2,
+                        mae,
+                        rmse,
+                        spearman,
+                    }),
+                    _,
+                ) => {
+                    let _ = writeln!(
+                        out,
+                        "| {name} | {} | {mae:.3} | {rmse:.3} | {} |",
+                        opt(*r2),
+                        opt(*spearman)
+                    );
+                }
+                (None, error) => {
+                    let _ = writeln!(
+                        out,
+                        "| {name} | not fitted: {} | | | |",
+                        error.as_deref().unwrap_or("unknown error")
+                    );
+                }
+            }
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "R² is computed against the test set's own mean, so a constant predictor scores ≤ 0; \
+         — marks a score that is undefined (constant prediction or constant target).\n\n\
+         Figures: `figures/`. Machine-readable scores: `scores.json`. Written by lrcast {}.",
+        r.lrcast_version
+    );
+    out
+}

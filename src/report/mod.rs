@@ -1,0 +1,335 @@
+//! The extrapolation report as pure data ([`Report`]), built from the corpus and the fit results;
+//! exporters turn it into bytes and [`write_all`] puts the files in place.
+
+pub mod html;
+pub mod json;
+pub mod markdown;
+pub mod plot;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::corpus::write_bytes_atomically;
+use crate::error::Result;
+use crate::features::CorpusTable;
+use crate::predict::{FitReport, SplitResult};
+
+/// Accuracy spread of a group of runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    /// Group value (an architecture, a policy…).
+    pub name: String,
+    /// Runs in the group.
+    pub runs: usize,
+    /// Diverged runs in the group.
+    pub diverged: usize,
+    /// Lowest final top-1.
+    pub top1_min: f64,
+    /// Median final top-1.
+    pub top1_median: f64,
+    /// Highest final top-1.
+    pub top1_max: f64,
+}
+
+/// One of the best runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BestRun {
+    /// Run id (file name in the corpus).
+    pub run_id: String,
+    /// Architecture spec.
+    pub arch: String,
+    /// Policy spec.
+    pub policy: String,
+    /// Base LR.
+    pub base_lr: f64,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// Seed.
+    pub seed: i64,
+    /// Final top-1.
+    pub top1: f64,
+    /// Final top-5.
+    pub top5: f64,
+}
+
+/// How the best predictor did on one extreme-value holdout, against baselines and a random split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Extrapolation {
+    /// Hyperparameter held out.
+    pub hyperparameter: String,
+    /// Best non-baseline model on the extreme split (lowest MAE).
+    pub best_model: String,
+    /// Its MAE on the held-out extremes.
+    pub best_mae: f64,
+    /// Its R² there.
+    pub best_r2: Option<f64>,
+    /// Best baseline on the same split.
+    pub best_baseline: String,
+    /// That baseline's MAE.
+    pub baseline_mae: f64,
+    /// The best model's MAE on the random split of the same size.
+    pub random_split_mae: Option<f64>,
+    /// One plain sentence.
+    pub sentence: String,
+}
+
+/// Everything the report shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Experiment name.
+    pub experiment: String,
+    /// Recipe description.
+    pub description: String,
+    /// lrcast version that wrote it.
+    pub lrcast_version: String,
+    /// Runs in the corpus.
+    pub runs: usize,
+    /// Diverged runs.
+    pub diverged: usize,
+    /// Devices the runs trained on.
+    pub devices: Vec<String>,
+    /// Total training wall time (s).
+    pub train_seconds: f64,
+    /// Spread by architecture.
+    pub by_arch: Vec<GroupSummary>,
+    /// Spread by policy.
+    pub by_policy: Vec<GroupSummary>,
+    /// Spread by base LR.
+    pub by_base_lr: Vec<GroupSummary>,
+    /// The best configurations (by final top-1, best first).
+    pub best: Vec<BestRun>,
+    /// Fit scores.
+    pub fit: FitReport,
+    /// Extrapolation verdicts, one per holdout.
+    pub extrapolation: Vec<Extrapolation>,
+    /// Final top-1 by (arch, policy, base LR) for the LR-sensitivity figure: mean over the other settings.
+    pub lr_curves: Vec<LrCurve>,
+}
+
+/// Mean final top-1 against base LR for one (architecture, policy).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LrCurve {
+    /// `arch / policy`.
+    pub label: String,
+    /// `(base_lr, mean top-1)` sorted by LR.
+    pub points: Vec<(f64, f64)>,
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+fn groups(keys: &[String], top1: &[f64], diverged: &[bool]) -> Vec<GroupSummary> {
+    let mut by: BTreeMap<&str, (Vec<f64>, usize)> = BTreeMap::new();
+    for ((k, &t), &d) in keys.iter().zip(top1).zip(diverged) {
+        let e = by.entry(k).or_default();
+        e.0.push(t);
+        e.1 += usize::from(d);
+    }
+    by.into_iter()
+        .map(|(name, (mut values, diverged))| {
+            values.sort_by(f64::total_cmp);
+            GroupSummary {
+                name: name.to_string(),
+                runs: values.len(),
+                diverged,
+                top1_min: values[0],
+                top1_median: median(&values),
+                top1_max: values[values.len() - 1],
+            }
+        })
+        .collect()
+}
+
+/// Build the report from the corpus and the fit results.
+pub fn build(
+    experiment: &str,
+    description: &str,
+    table: &CorpusTable,
+    fit: &FitReport,
+) -> Result<Report> {
+    let top1 = table.values("top1")?;
+    let diverged: Vec<bool> = table.values("diverged")?.iter().map(|&v| v > 0.5).collect();
+    let arch = table.text("arch")?;
+    let policy = table.text("policy_name")?;
+    let base_lr = table.values("base_lr")?;
+    let lr_keys: Vec<String> = base_lr.iter().map(|v| format!("{v:e}")).collect();
+    let mut by_base_lr = groups(&lr_keys, &top1, &diverged);
+    by_base_lr.sort_by(|a, b| {
+        let (x, y): (f64, f64) = (a.name.parse().unwrap_or(0.0), b.name.parse().unwrap_or(0.0));
+        x.total_cmp(&y)
+    });
+
+    let mut order: Vec<usize> = (0..table.len).collect();
+    order.sort_by(|&a, &b| top1[b].total_cmp(&top1[a]));
+    let weight_decay = table.values("weight_decay")?;
+    let seed = table.values("seed")?;
+    let top5 = table.values("top5")?;
+    let policy_spec = table.text("policy")?;
+    let run_id = table.text("run_id")?;
+    let best = order
+        .iter()
+        .take(10)
+        .map(|&i| BestRun {
+            run_id: run_id[i].clone(),
+            arch: arch[i].clone(),
+            policy: policy_spec[i].clone(),
+            base_lr: base_lr[i],
+            weight_decay: weight_decay[i],
+            seed: seed[i] as i64,
+            top1: top1[i],
+            top5: top5[i],
+        })
+        .collect();
+
+    let mut curves: BTreeMap<(String, String), BTreeMap<u64, (f64, usize)>> = BTreeMap::new();
+    for i in 0..table.len {
+        let e = curves
+            .entry((arch[i].clone(), policy[i].clone()))
+            .or_default()
+            .entry(base_lr[i].to_bits())
+            .or_default();
+        e.0 += top1[i];
+        e.1 += 1;
+    }
+    let lr_curves = curves
+        .into_iter()
+        .map(|((a, p), points)| {
+            let mut points: Vec<(f64, f64)> = points
+                .into_iter()
+                .map(|(lr, (sum, n))| (f64::from_bits(lr), sum / n as f64))
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            LrCurve {
+                label: format!("{a} / {p}"),
+                points,
+            }
+        })
+        .collect();
+
+    let mut devices: Vec<String> = table.text("device")?.to_vec();
+    devices.sort();
+    devices.dedup();
+    Ok(Report {
+        experiment: experiment.to_string(),
+        description: description.to_string(),
+        lrcast_version: crate::LRCAST_VERSION.into(),
+        runs: table.len,
+        diverged: diverged.iter().filter(|&&d| d).count(),
+        devices,
+        train_seconds: table.values("wall_seconds")?.iter().sum(),
+        by_arch: groups(arch, &top1, &diverged),
+        by_policy: groups(policy, &top1, &diverged),
+        by_base_lr,
+        best,
+        extrapolation: extrapolation(fit),
+        fit: fit.clone(),
+        lr_curves,
+    })
+}
+
+fn best_by_mae<'a>(
+    split: &'a SplitResult,
+    baseline: bool,
+) -> Option<(&'a str, &'a crate::predict::Scores)> {
+    split
+        .models
+        .iter()
+        .filter(|m| m.baseline == baseline)
+        .filter_map(|m| m.scores.as_ref().map(|s| (m.model.as_str(), s)))
+        .min_by(|a, b| a.1.mae.total_cmp(&b.1.mae))
+}
+
+/// One verdict per extreme-value holdout.
+fn extrapolation(fit: &FitReport) -> Vec<Extrapolation> {
+    let mut out = Vec::new();
+    for split in &fit.splits {
+        let Some(hyperparameter) = split.split.strip_prefix("extreme:") else {
+            continue;
+        };
+        let (Some((model, s)), Some((baseline, b))) =
+            (best_by_mae(split, false), best_by_mae(split, true))
+        else {
+            continue;
+        };
+        let random_split_mae = fit
+            .splits
+            .iter()
+            .find(|r| r.split == format!("random:{hyperparameter}"))
+            .and_then(|r| r.models.iter().find(|m| m.model == model))
+            .and_then(|m| m.scores.map(|s| s.mae));
+        let gain = b.mae - s.mae;
+        let comparison = if gain > 0.01 {
+            format!(
+                "beats the best baseline ({baseline}, MAE {:.3}) by {:.3}",
+                b.mae, gain
+            )
+        } else if gain >= -0.01 {
+            format!(
+                "is no better than the best baseline ({baseline}, MAE {:.3})",
+                b.mae
+            )
+        } else {
+            format!(
+                "is worse than the best baseline ({baseline}, MAE {:.3}) — it does not extrapolate",
+                b.mae
+            )
+        };
+        let interpolation = random_split_mae.map_or(String::new(), |r| {
+            format!(
+                "; on a random split of the same size it reaches MAE {r:.3}, so extrapolating costs {:+.3}",
+                s.mae - r
+            )
+        });
+        let r2 = s.r2.map_or("undefined".to_string(), |v| format!("{v:.2}"));
+        let sentence = format!(
+            "Held out at the extremes of {hyperparameter} ({} runs), the best predictor, {model}, \
+             has MAE {:.3} in top-1 accuracy (R² {r2}) and {comparison}{interpolation}.",
+            split.n_test, s.mae
+        );
+        out.push(Extrapolation {
+            hyperparameter: hyperparameter.to_string(),
+            best_model: model.to_string(),
+            best_mae: s.mae,
+            best_r2: s.r2,
+            best_baseline: baseline.to_string(),
+            baseline_mae: b.mae,
+            random_split_mae,
+            sentence,
+        });
+    }
+    out
+}
+
+/// Where the report goes.
+pub fn report_dir(root: &Path, experiment: &str) -> PathBuf {
+    root.join("reports").join(experiment)
+}
+
+/// Write `report.md`, `report.html`, `scores.json` and the figures into `dir`, each atomically.
+pub fn write_all(dir: &Path, report: &Report) -> Result<Vec<PathBuf>> {
+    crate::corpus::ensure_writable_dir(&dir.join("figures"))?;
+    let figures = plot::figures(report)?;
+    let mut written = Vec::new();
+    for (name, svg) in &figures {
+        let path = dir.join("figures").join(name);
+        write_bytes_atomically(&path, svg.as_bytes())?;
+        written.push(path);
+    }
+    for (name, bytes) in [
+        ("report.md", markdown::render(report)),
+        ("report.html", html::render(report, &figures)),
+        ("scores.json", json::render(report)),
+    ] {
+        let path = dir.join(name);
+        write_bytes_atomically(&path, bytes.as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
+}

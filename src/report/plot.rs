@@ -1,0 +1,191 @@
+//! SVG figures of the report, drawn with plotters (one function per figure kind).
+
+use plotters::prelude::*;
+
+use super::Report;
+use crate::error::{Error, Result};
+
+const WIDTH: u32 = 760;
+const HEIGHT: u32 = 440;
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+fn plot_error(e: impl std::fmt::Display) -> Error {
+    Error::Runtime(format!("drawing a figure: {e}"))
+}
+
+/// Every figure as `(file name, SVG text)`.
+pub fn figures(report: &Report) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    if !report.lr_curves.is_empty() {
+        out.push(("lr_sensitivity.svg".to_string(), lr_sensitivity(report)?));
+    }
+    if report.fit.splits.iter().any(|s| !s.models.is_empty()) {
+        out.push(("holdout_mae.svg".to_string(), holdout_mae(report)?));
+    }
+    Ok(out)
+}
+
+/// Mean final top-1 against base LR (log scale), one line per architecture / policy.
+pub fn lr_sensitivity(report: &Report) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let lrs: Vec<f64> = report
+            .lr_curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(|p| p.0))
+            .collect();
+        let (lo, hi) = lrs
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        let (lo, hi) = if lo < hi {
+            (lo / 1.5, hi * 1.5)
+        } else {
+            (lo / 10.0, lo * 10.0)
+        };
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Final test top-1 vs base learning rate", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d((lo..hi).log_scale(), 0.0..1.0)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("base LR")
+            .y_desc("top-1 (mean over other settings)")
+            .x_label_formatter(&|v| format!("{v:.0e}"))
+            .draw()
+            .map_err(plot_error)?;
+        for (i, curve) in report.lr_curves.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let style = if i < PALETTE.len() {
+                color.stroke_width(2)
+            } else {
+                color.stroke_width(1)
+            };
+            chart
+                .draw_series(LineSeries::new(curve.points.iter().copied(), style))
+                .map_err(plot_error)?
+                .label(curve.label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+            chart
+                .draw_series(
+                    curve
+                        .points
+                        .iter()
+                        .map(|&p| Circle::new(p, 3, color.filled())),
+                )
+                .map_err(plot_error)?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// MAE of every model on every split: one marker per (split, model); baselines hollow.
+pub fn holdout_mae(report: &Report) -> Result<String> {
+    let splits = &report.fit.splits;
+    let models: Vec<&str> = splits
+        .first()
+        .map(|s| s.models.iter().map(|m| m.model.as_str()).collect())
+        .unwrap_or_default();
+    let max_mae = splits
+        .iter()
+        .flat_map(|s| s.models.iter().filter_map(|m| m.scores.map(|s| s.mae)))
+        .fold(0.0f64, f64::max)
+        .max(1e-3)
+        * 1.15;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let n = splits.len().max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Predictor MAE on each holdout (lower is better)",
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..max_mae)
+            .map_err(plot_error)?;
+        let names: Vec<String> = splits.iter().map(|s| s.split.clone()).collect();
+        chart
+            .configure_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|v| {
+                let i = v.round();
+                if (v - i).abs() < 1e-6 && i >= 0.0 {
+                    names.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc("MAE (top-1)")
+            .draw()
+            .map_err(plot_error)?;
+        let width = 0.6 / models.len().max(1) as f64;
+        for (k, model) in models.iter().enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            let baseline = splits
+                .iter()
+                .flat_map(|s| s.models.iter())
+                .any(|m| m.model == *model && m.baseline);
+            let points: Vec<(f64, f64)> = splits
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    s.models
+                        .iter()
+                        .find(|m| m.model == *model)
+                        .and_then(|m| m.scores)
+                        .map(|sc| (i as f64 - 0.3 + width * (k as f64 + 0.5), sc.mae))
+                })
+                .collect();
+            let style = if baseline {
+                color.stroke_width(2)
+            } else {
+                color.filled()
+            };
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 5, style)))
+                .map_err(plot_error)?
+                .label(if baseline {
+                    format!("{model} (baseline)")
+                } else {
+                    model.to_string()
+                })
+                .legend(move |(x, y)| Circle::new((x + 8, y), 4, style));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}

@@ -1,0 +1,185 @@
+//! One training run on a chosen backend: upload data, step through the epochs, evaluate, stop on divergence.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{GradientsParams, Optimizer};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use super::optimizer::{ScheduledSgd, StepHyperparams};
+use super::{EpochRecord, TrainOutcome, TrainSettings, evaluate_logits};
+use crate::data::Dataset;
+use crate::device::ComputeDevice;
+use crate::error::{Error, Result};
+use crate::model::{Arch, Classifier, cnn1d::Cnn1d, mlp::Mlp};
+use crate::schedule::LrPolicy;
+
+/// Train `arch` on `data` with `policy` on the chosen device.
+pub fn train(
+    device: ComputeDevice,
+    arch: &Arch,
+    data: &Dataset,
+    policy: &LrPolicy,
+    settings: &TrainSettings,
+) -> Result<TrainOutcome> {
+    match device {
+        ComputeDevice::Cpu => {
+            use burn::backend::{Autodiff, Flex};
+            Ok(train_on::<Autodiff<Flex>>(
+                &Default::default(),
+                device,
+                arch,
+                data,
+                policy,
+                settings,
+            ))
+        }
+        #[cfg(feature = "cuda")]
+        ComputeDevice::Cuda(index) => {
+            use burn::backend::{Autodiff, Cuda, cuda::CudaDevice};
+            Ok(train_on::<Autodiff<Cuda>>(
+                &CudaDevice::new(index),
+                device,
+                arch,
+                data,
+                policy,
+                settings,
+            ))
+        }
+        #[cfg(not(feature = "cuda"))]
+        ComputeDevice::Cuda(_) => Err(device.check_available().unwrap_err()),
+    }
+    .map_err(|e: Error| e)
+}
+
+/// Train on an explicit autodiff backend `B`.
+pub fn train_on<B: AutodiffBackend>(
+    device: &B::Device,
+    device_name: ComputeDevice,
+    arch: &Arch,
+    data: &Dataset,
+    policy: &LrPolicy,
+    settings: &TrainSettings,
+) -> TrainOutcome {
+    let (len, classes) = (data.input_len, data.num_classes);
+    match arch {
+        Arch::Mlp { hidden } => {
+            let model = Mlp::<B>::new(len, hidden, classes, settings.seed, device);
+            fit(model, device, device_name, data, policy, settings)
+        }
+        Arch::Cnn1d { channels } => {
+            let model = Cnn1d::<B>::new(len, *channels, classes, settings.seed, device);
+            fit(model, device, device_name, data, policy, settings)
+        }
+    }
+}
+
+fn labels_tensor<B: Backend>(labels: &[u8], device: &B::Device) -> Tensor<B, 1, Int> {
+    let values: Vec<i64> = labels.iter().map(|&y| y as i64).collect();
+    Tensor::from_data(TensorData::new(values, [labels.len()]), device)
+}
+
+fn evaluate<B: Backend, M: Classifier<B>>(
+    model: &M,
+    x_test: &Tensor<B, 2>,
+    data: &Dataset,
+) -> super::EvalMetrics {
+    let logits = model.logits(x_test.clone()).into_data().convert::<f32>();
+    let logits = logits.to_vec::<f32>().expect("f32 logits");
+    evaluate_logits(&logits, &data.y_test, data.num_classes)
+}
+
+fn fit<B, M>(
+    mut model: M,
+    device: &B::Device,
+    device_name: ComputeDevice,
+    data: &Dataset,
+    policy: &LrPolicy,
+    settings: &TrainSettings,
+) -> TrainOutcome
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B> + Classifier<B>,
+    M::InnerModule: Classifier<B::InnerBackend>,
+{
+    let start = Instant::now();
+    let n = data.n_train();
+    let x_train = Tensor::<B, 2>::from_data(
+        TensorData::new(data.x_train.clone(), [n, data.input_len]),
+        device,
+    );
+    let y_train = labels_tensor::<B>(&data.y_train, device);
+    let x_test = Tensor::<B::InnerBackend, 2>::from_data(
+        TensorData::new(data.x_test.clone(), [data.n_test(), data.input_len]),
+        device,
+    );
+
+    let hyper = Arc::new(StepHyperparams::default());
+    hyper.set_weight_decay(settings.weight_decay);
+    let mut optim = ScheduledSgd::new(hyper.clone(), settings.nesterov).into_optimizer::<B, M>();
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let divergence_bound = settings.divergence_factor * (data.num_classes as f64).ln();
+    // Shuffling has its own stream so that it does not depend on the initialisation's draws.
+    let mut shuffle_rng = ChaCha8Rng::seed_from_u64(settings.seed.wrapping_add(0x0005_4AFF_1E00));
+    let mut order: Vec<usize> = (0..n).collect();
+
+    let mut epochs = Vec::with_capacity(settings.epochs);
+    let (mut step, mut diverged_at_step, mut steps_to_target) = (0u64, None, None);
+    let mut lr = policy.lr(0);
+    for epoch in 0..settings.epochs {
+        order.shuffle(&mut shuffle_rng);
+        let (mut loss_sum, mut batches) = (0.0f64, 0usize);
+        for batch in order.chunks(settings.batch_size) {
+            lr = policy.lr(step);
+            hyper.set_momentum(policy.momentum(step).unwrap_or(settings.momentum));
+            let index: Vec<i64> = batch.iter().map(|&i| i as i64).collect();
+            let index =
+                Tensor::<B, 1, Int>::from_data(TensorData::new(index, [batch.len()]), device);
+            let logits = model.logits(x_train.clone().select(0, index.clone()));
+            let loss = loss_fn.forward(logits, y_train.clone().select(0, index));
+            let loss_value: f64 = loss.clone().into_scalar().elem();
+            loss_sum += loss_value;
+            batches += 1;
+            if !loss_value.is_finite() || loss_value > divergence_bound {
+                diverged_at_step = Some(step);
+                break;
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            step += 1;
+        }
+        let test = evaluate(&model.valid(), &x_test, data);
+        if steps_to_target.is_none() && test.top1 >= settings.target_accuracy {
+            steps_to_target = Some(step);
+        }
+        epochs.push(EpochRecord {
+            epoch,
+            steps: step,
+            lr,
+            train_loss: loss_sum / batches.max(1) as f64,
+            test,
+        });
+        if diverged_at_step.is_some() {
+            break;
+        }
+    }
+    let last = epochs.last().expect("at least one epoch");
+    TrainOutcome {
+        final_metrics: last.test,
+        final_train_loss: last.train_loss,
+        best_top1: epochs.iter().map(|e| e.test.top1).fold(0.0, f64::max),
+        diverged: diverged_at_step.is_some(),
+        diverged_at_step,
+        steps: step,
+        steps_to_target,
+        wall_seconds: start.elapsed().as_secs_f64(),
+        device: device_name,
+        epochs,
+    }
+}

@@ -1,0 +1,178 @@
+//! Every bad input exits with code 2, names the file / key / value and the fix, and writes nothing.
+
+use crate::common::{TINY_RECIPE, files_under, lrcast, stderr, write};
+
+/// Run `generate` on `recipe_text` in a fresh directory; assert exit 2, that stderr contains every
+/// needle, and that nothing but the recipe is left behind.
+fn rejects(recipe_text: &str, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write(dir.path(), "bad.toml", recipe_text);
+    let out = lrcast(dir.path(), &["generate", recipe.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one message: {err}");
+    for needle in needles {
+        assert!(err.contains(needle), "`{needle}` not in: {err}");
+    }
+    assert_eq!(
+        files_under(dir.path()),
+        vec![std::path::PathBuf::from("bad.toml")]
+    );
+}
+
+fn tiny_with(from: &str, to: &str) -> String {
+    assert!(TINY_RECIPE.contains(from), "{from}");
+    TINY_RECIPE.replace(from, to)
+}
+
+#[test]
+fn missing_recipe_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lrcast(dir.path(), &["generate", "nope.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("nope.toml") && err.contains("experiments/default.toml"),
+        "{err}"
+    );
+    assert!(files_under(dir.path()).is_empty());
+}
+
+#[test]
+fn invalid_toml_reports_line_and_column() {
+    rejects(
+        &tiny_with("epochs = 3", "epochs = = 2"),
+        &["bad.toml:", ":15:"],
+    );
+}
+
+#[test]
+fn unknown_key() {
+    rejects(
+        &tiny_with("epochs = 3", "epochs = 2\nepoch_count = 3"),
+        &["bad.toml", "epoch_count"],
+    );
+}
+
+#[test]
+fn wrong_type() {
+    rejects(
+        &tiny_with("epochs = 3", "epochs = \"two\""),
+        &["bad.toml", "epochs"],
+    );
+}
+
+#[test]
+fn non_positive_learning_rate() {
+    rejects(
+        &tiny_with(
+            "base_lr = [0.003, 0.03, 0.3, 30.0]",
+            "base_lr = [0.003, 0.0, 0.3]",
+        ),
+        &["grid.base_lr", "0", "positive"],
+    );
+}
+
+#[test]
+fn non_positive_epochs() {
+    rejects(
+        &tiny_with("epochs = 3", "epochs = 0"),
+        &["train.epochs", "positive"],
+    );
+}
+
+#[test]
+fn empty_grid() {
+    rejects(
+        &tiny_with("arch = [\"mlp:hidden=32\"]", "arch = []"),
+        &["grid.arch", "empty"],
+    );
+}
+
+#[test]
+fn unknown_architecture() {
+    rejects(
+        &tiny_with("arch = [\"mlp:hidden=32\"]", "arch = [\"transformer\"]"),
+        &["grid.arch", "transformer", "mlp, cnn1d"],
+    );
+}
+
+#[test]
+fn unknown_policy_name() {
+    rejects(
+        &tiny_with("\"cosine\", ", "\"cosin\", "),
+        &["grid.policy[1]", "cosin", "cosine"],
+    );
+}
+
+#[test]
+fn holdout_quantile_outside_range() {
+    rejects(
+        &tiny_with("quantile = 0.2", "quantile = 0.5"),
+        &["fit.quantile", "(0, 0.5)"],
+    );
+    rejects(
+        &tiny_with("quantile = 0.2", "quantile = 0"),
+        &["fit.quantile"],
+    );
+}
+
+#[test]
+fn output_directory_not_writable() {
+    // A path below a regular file can never be created, even by root.
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write(dir.path(), "tiny.toml", TINY_RECIPE);
+    write(dir.path(), "file", "");
+    let out = lrcast(
+        dir.path(),
+        &["pipeline", recipe.to_str().unwrap(), "--root", "file/out"],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("file/out") && err.contains("not writable"),
+        "{err}"
+    );
+    assert_eq!(
+        files_under(dir.path()),
+        vec![
+            std::path::PathBuf::from("file"),
+            std::path::PathBuf::from("tiny.toml")
+        ]
+    );
+}
+
+#[test]
+fn unknown_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write(dir.path(), "tiny.toml", TINY_RECIPE);
+    let out = lrcast(
+        dir.path(),
+        &["generate", recipe.to_str().unwrap(), "--device", "tpu"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--device tpu"));
+}
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_without_the_feature_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write(dir.path(), "tiny.toml", TINY_RECIPE);
+    let out = lrcast(
+        dir.path(),
+        &["generate", recipe.to_str().unwrap(), "--device", "cuda"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--features cuda"), "{}", stderr(&out));
+}
+
+#[test]
+fn fit_before_generate_says_what_to_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write(dir.path(), "tiny.toml", TINY_RECIPE);
+    let out = lrcast(dir.path(), &["fit", recipe.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("lrcast generate"), "{}", stderr(&out));
+}

@@ -1,0 +1,5 @@
+//! Integration tests: the `lrcast` binary end to end on tiny real recipes, and every bad-input path.
+
+mod bad_input;
+mod common;
+mod pipeline;

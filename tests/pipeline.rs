@@ -1,0 +1,128 @@
+//! End to end with real training: pipeline on a tiny recipe, outputs parse, rerun trains nothing.
+
+use lrcast::corpus::CorpusStore;
+use lrcast::features::CorpusTable;
+use lrcast::predict::SavedModels;
+
+use crate::common::{TINY_RECIPE, files_under, lrcast, stderr, write};
+
+#[test]
+fn tiny_pipeline_end_to_end_then_resume_trains_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write(dir.path(), "tiny.toml", TINY_RECIPE);
+    let out = lrcast(dir.path(), &["pipeline", recipe.to_str().unwrap()]);
+    assert!(out.status.success(), "pipeline failed: {}", stderr(&out));
+
+    // Corpus: one Parquet file per run, all readable, one row each, with the documented columns.
+    let store = CorpusStore::new(dir.path(), "tiny");
+    let files = store.run_files().unwrap();
+    assert_eq!(files.len(), 12);
+    let df = store.scan().unwrap();
+    assert_eq!(df.height(), 12);
+    for column in lrcast::corpus::schema::COLUMNS {
+        assert!(
+            df.column(column.name).is_ok(),
+            "missing column {}",
+            column.name
+        );
+    }
+    let table = CorpusTable::from_dataframe(&df).unwrap();
+    let top1 = table.values("top1").unwrap();
+    assert!(top1.iter().all(|v| (0.0..=1.0).contains(v)));
+    // Real training: the best run beats chance (10%) clearly, and LR 30 diverges.
+    assert!(top1.iter().cloned().fold(0.0, f64::max) > 0.3, "{top1:?}");
+    let diverged = table.values("diverged").unwrap();
+    let base_lr = table.values("base_lr").unwrap();
+    assert!(
+        diverged
+            .iter()
+            .zip(&base_lr)
+            .any(|(&d, &lr)| d > 0.5 && lr == 30.0),
+        "LR 30 should diverge"
+    );
+    // Per-epoch curves: one entry per epoch for runs that did not diverge.
+    for (curve, &d) in table.curves["curve_top1"].iter().zip(&diverged) {
+        if d < 0.5 {
+            assert_eq!(curve.len(), 3);
+        }
+    }
+
+    // Models: saved, loadable, and they predict finite accuracies for the corpus rows.
+    let saved = SavedModels::load(&dir.path().join("models/tiny/models.json")).unwrap();
+    for (name, _) in &saved.models {
+        let p = saved.predict(name, &table).unwrap();
+        assert_eq!(p.len(), 12);
+        assert!(p.iter().all(|v| v.is_finite()), "{name}: {p:?}");
+    }
+
+    // Report: markdown and JSON exist and parse; scores are finite (or null where undefined).
+    let report_dir = dir.path().join("reports/tiny");
+    let md = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
+    assert!(md.contains("## Predictor scores") && md.contains("extreme:base_lr"));
+    let html = std::fs::read_to_string(report_dir.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.ends_with("</html>\n"));
+    let scores: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report_dir.join("scores.json")).unwrap())
+            .unwrap();
+    let splits = scores["fit"]["splits"].as_array().unwrap();
+    assert_eq!(splits.len(), 2);
+    for split in splits {
+        for model in split["models"].as_array().unwrap() {
+            let s = &model["scores"];
+            assert!(s.is_object(), "model not fitted: {model}");
+            for key in ["mae", "rmse"] {
+                assert!(s[key].as_f64().unwrap().is_finite(), "{key} in {model}");
+            }
+            for key in ["r2", "spearman"] {
+                assert!(s[key].is_null() || s[key].as_f64().unwrap().is_finite());
+            }
+        }
+    }
+    assert!(!scores["extrapolation"].as_array().unwrap().is_empty());
+    for figure in ["lr_sensitivity.svg", "holdout_mae.svg"] {
+        let svg = std::fs::read_to_string(report_dir.join("figures").join(figure)).unwrap();
+        assert!(svg.contains("<svg"), "{figure}");
+    }
+    // No temporary file is left anywhere.
+    assert!(
+        files_under(dir.path())
+            .iter()
+            .all(|p| !p.to_string_lossy().contains(".tmp-"))
+    );
+
+    // A second generate trains nothing and loses nothing.
+    let before = files_under(&store.runs_dir());
+    let out = lrcast(dir.path(), &["generate", recipe.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("trained 0 runs"), "{}", stderr(&out));
+    assert_eq!(files_under(&store.runs_dir()), before);
+}
+
+#[test]
+fn generate_is_deterministic_for_a_recipe() {
+    let recipe_text = TINY_RECIPE
+        .replace(
+            r#"policy = ["constant", "cosine", "step:step_size=1ep,gamma=0.5"]"#,
+            r#"policy = ["cosine"]"#,
+        )
+        .replace(
+            "base_lr = [0.003, 0.03, 0.3, 30.0]",
+            "base_lr = [0.03, 0.1, 0.3]",
+        );
+    let mut results = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let recipe = write(dir.path(), "tiny.toml", &recipe_text);
+        let out = lrcast(dir.path(), &["-q", "generate", recipe.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let table =
+            CorpusTable::from_dataframe(&CorpusStore::new(dir.path(), "tiny").scan().unwrap())
+                .unwrap();
+        results.push((
+            table.text("run_id").unwrap().to_vec(),
+            table.values("top1").unwrap(),
+            table.curves["curve_train_loss"].clone(),
+        ));
+    }
+    assert_eq!(results[0], results[1]);
+}
