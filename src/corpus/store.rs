@@ -184,3 +184,83 @@ pub fn write_atomically(
 pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomically(path, |f| f.write_all(bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::ComputeDevice;
+    use crate::features::CorpusTable;
+
+    #[test]
+    fn write_then_scan_round_trips_a_real_run() {
+        let plan = crate::recipe::parse(
+            r#"
+[grid]
+task = ["mnist1d:num_samples=300"]
+arch = ["mlp:hidden=8"]
+policy = ["step:step_size=3,gamma=0.5"]
+base_lr = [0.1, 0.2, 0.4]
+[train]
+epochs = 2
+"#,
+            Path::new("r.toml"),
+            "r",
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = CorpusStore::new(dir.path(), "r");
+        store.ensure_writable().unwrap();
+        let run = &plan.runs[0];
+        let data = run.task.load();
+        let outcome = crate::train::train(
+            ComputeDevice::Cpu,
+            &run.arch,
+            &data,
+            &run.lr_policy,
+            &run.settings,
+        )
+        .unwrap();
+        let record = RunRecord::new("r", run, &outcome, 1_700_000_000);
+        let path = store.write(&record).unwrap();
+        assert_eq!(
+            path.file_name().unwrap().to_string_lossy(),
+            format!("{}.parquet", run.run_id)
+        );
+        // Writing the same run again neither duplicates nor rewrites it.
+        store.write(&record).unwrap();
+        assert_eq!(store.run_files().unwrap().len(), 1);
+        assert_eq!(
+            store
+                .existing_run_ids()
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![run.run_id.clone()]
+        );
+
+        let table = CorpusTable::from_dataframe(&store.scan().unwrap()).unwrap();
+        assert_eq!(table.len, 1);
+        assert_eq!(table.text("run_id").unwrap()[0], run.run_id);
+        assert_eq!(table.text("policy").unwrap()[0], run.policy.to_string());
+        assert_eq!(table.values("top1").unwrap()[0], outcome.final_metrics.top1);
+        assert_eq!(table.values("finished_at").unwrap()[0], 1.7e9);
+        assert_eq!(table.values("p_gamma").unwrap()[0], 0.5);
+        assert_eq!(table.values("p_step_size").unwrap()[0], 3.0);
+        let curve: Vec<f64> = outcome.epochs.iter().map(|e| e.train_loss).collect();
+        assert_eq!(table.curves["curve_train_loss"][0], curve);
+        assert!(table.numeric["diverged_at_step"][0].is_none());
+    }
+
+    #[test]
+    fn stale_temp_files_of_dead_processes_are_removed_and_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CorpusStore::new(dir.path(), "x");
+        store.ensure_writable().unwrap();
+        let runs = store.runs_dir();
+        // pid 0 never names a live user process here.
+        std::fs::write(runs.join(".abc.parquet.tmp-0"), b"partial").unwrap();
+        assert!(store.run_files().unwrap().is_empty());
+        assert_eq!(store.remove_stale_temp_files().unwrap(), 1);
+        assert!(std::fs::read_dir(&runs).unwrap().next().is_none());
+    }
+}

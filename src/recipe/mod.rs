@@ -444,3 +444,78 @@ fn validate_fit(raw: &RawRecipe, path: &Path) -> Result<FitSettings> {
         l1_ratio: f.l1_ratio,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RECIPE: &str = r#"
+name = "t"
+[grid]
+task = ["mnist1d:num_samples=200"]
+arch = ["mlp:hidden=8", "cnn1d:channels=4"]
+policy = ["constant", { name = "step", step_size = "1ep", gamma = 0.5 }]
+base_lr = [0.01, 0.1, 1.0]
+seed = [0, 1]
+[train]
+epochs = 2
+"#;
+
+    fn plan(text: &str) -> Result<Plan> {
+        parse(text, Path::new("t.toml"), "t")
+    }
+
+    #[test]
+    fn grid_expands_to_the_cartesian_product_with_stable_unique_ids() {
+        let p = plan(RECIPE).unwrap();
+        assert_eq!(p.runs.len(), 2 * 2 * 3 * 2);
+        let ids: HashSet<&str> = p.runs.iter().map(|r| r.run_id.as_str()).collect();
+        assert_eq!(ids.len(), p.runs.len());
+        assert!(p.runs.iter().all(|r| r.run_id.len() == 16));
+        let again = plan(RECIPE).unwrap();
+        assert!(
+            p.runs
+                .iter()
+                .zip(&again.runs)
+                .all(|(a, b)| a.run_id == b.run_id)
+        );
+        // The base LR is injected into the policy, and epochs resolve to steps.
+        let run = &p.runs[0];
+        assert_eq!(run.policy.to_string(), "constant:lr=0.01");
+        assert_eq!(run.lr_policy.lr(0), 0.01);
+        let step = p
+            .runs
+            .iter()
+            .find(|r| r.lr_policy.name() == "step")
+            .unwrap();
+        // 160 training samples, batch 128 → 2 steps per epoch; step_size 1ep = 2 steps.
+        assert_eq!(step.steps_per_epoch, 2);
+        assert_eq!(step.lr_policy.lr(1), step.base_lr);
+        assert_eq!(step.lr_policy.lr(2), step.base_lr * 0.5);
+        // The name does not enter the id: the same run in two experiments has one id.
+        let renamed = plan(&RECIPE.replace("name = \"t\"", "name = \"u\"")).unwrap();
+        assert_eq!(renamed.runs[0].run_id, p.runs[0].run_id);
+        let other_seed = plan(&RECIPE.replace("seed = [0, 1]", "seed = [2]")).unwrap();
+        assert!(!ids.contains(other_seed.runs[0].run_id.as_str()));
+    }
+
+    #[test]
+    fn a_policy_that_sets_the_swept_lr_is_rejected() {
+        let err = plan(&RECIPE.replace("\"constant\"", "\"constant:lr=0.5\"")).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("grid.base_lr sweeps"), "{err}");
+    }
+
+    #[test]
+    fn holdout_needs_three_values() {
+        let err = plan(&RECIPE.replace("base_lr = [0.01, 0.1, 1.0]", "base_lr = [0.01, 0.1]"))
+            .unwrap_err();
+        assert!(err.to_string().contains("at least 3"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_grid_values_are_rejected() {
+        let err = plan(&RECIPE.replace("seed = [0, 1]", "seed = [1, 1]")).unwrap_err();
+        assert!(err.to_string().contains("listed twice"), "{err}");
+    }
+}

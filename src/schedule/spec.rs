@@ -29,11 +29,21 @@ pub(crate) enum Value {
 }
 
 /// One policy with its explicitly given parameters.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub(crate) struct Leaf {
     pub info: &'static PolicyInfo,
     /// Keyed by lowercase key; a `BTreeMap` so equality ignores the order keys were written in.
     pub params: BTreeMap<String, Value>,
+}
+
+impl fmt::Debug for Leaf {
+    /// The policy's name rather than its whole table entry.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Leaf")
+            .field("policy", &self.info.name)
+            .field("params", &self.params)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -168,13 +178,16 @@ impl PolicySpec {
         }
         match &mut self.node {
             Node::Leaf(leaf) => {
-                leaf.params.insert(
-                    key.to_string(),
-                    Value::Num(Num {
-                        value,
-                        epochs: false,
-                    }),
-                );
+                let n = Num {
+                    value,
+                    epochs: false,
+                };
+                // Keep the value's shape canonical so Display / parse round-trips.
+                let v = match leaf.info.param(key).map(|p| p.kind) {
+                    Some(ParamKind::StepsList) => Value::List(vec![n]),
+                    _ => Value::Num(n),
+                };
+                leaf.params.insert(key.to_string(), v);
             }
             Node::Seq { phases, .. } => {
                 let mut any = false;

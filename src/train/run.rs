@@ -183,3 +183,100 @@ where
         epochs,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Task, mnist1d::Mnist1dConfig};
+    use crate::schedule::{PolicySpec, ScheduleContext};
+
+    fn small_data() -> Dataset {
+        Task::Mnist1d(Mnist1dConfig {
+            num_samples: 1000,
+            ..Default::default()
+        })
+        .load()
+    }
+
+    fn settings(epochs: usize) -> TrainSettings {
+        TrainSettings {
+            epochs,
+            batch_size: 32,
+            seed: 0,
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 0.0,
+            divergence_factor: 10.0,
+            target_accuracy: 0.3,
+        }
+    }
+
+    fn policy(spec: &str, total_steps: u64) -> LrPolicy {
+        LrPolicy::build(
+            &PolicySpec::parse(spec).unwrap(),
+            &ScheduleContext {
+                total_steps,
+                steps_per_epoch: 25,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn loss_falls_and_accuracy_beats_chance() {
+        // Guards the burn pitfall where a misnamed backend parameter silently disables gradients.
+        let data = small_data();
+        for arch in [Arch::Mlp { hidden: vec![32] }, Arch::Cnn1d { channels: 8 }] {
+            let out = train(
+                ComputeDevice::Cpu,
+                &arch,
+                &data,
+                &policy("constant:lr=0.05", 100),
+                &settings(4),
+            )
+            .unwrap();
+            assert!(!out.diverged);
+            assert_eq!(out.epochs.len(), 4);
+            assert_eq!(out.steps, 100);
+            let (first, last) = (&out.epochs[0], &out.epochs[3]);
+            assert!(last.train_loss < first.train_loss, "{arch:?}: {out:?}");
+            assert!(out.best_top1 > 0.2, "{arch:?}: {}", out.best_top1);
+        }
+    }
+
+    #[test]
+    fn a_huge_learning_rate_diverges_as_a_result() {
+        let out = train(
+            ComputeDevice::Cpu,
+            &Arch::Mlp { hidden: vec![32] },
+            &small_data(),
+            &policy("constant:lr=1000", 100),
+            &settings(4),
+        )
+        .unwrap();
+        assert!(out.diverged);
+        let at = out.diverged_at_step.unwrap();
+        assert!(at < 100 && out.steps == at);
+        assert!(out.epochs.len() <= 4);
+    }
+
+    #[test]
+    fn same_seed_same_run_other_seed_other_run() {
+        let data = small_data();
+        let run = |seed| {
+            let mut s = settings(1);
+            s.seed = seed;
+            train(
+                ComputeDevice::Cpu,
+                &Arch::Mlp { hidden: vec![16] },
+                &data,
+                &policy("cosine:lr=0.1", 25),
+                &s,
+            )
+            .unwrap()
+        };
+        let (a, b, c) = (run(3), run(3), run(4));
+        assert_eq!(a.epochs, b.epochs);
+        assert_ne!(a.epochs, c.epochs);
+    }
+}
