@@ -78,5 +78,5 @@ pub use params::{
 };
 pub use plateau::{PlateauMode, PlateauParams, PlateauState, ThresholdMode};
 pub use policy::{LrPolicy, ScheduleContext};
-pub use spec::PolicySpec;
+pub use spec::{GRAMMAR_HELP, PolicySpec};
 pub use suggest::suggest;

@@ -184,6 +184,63 @@ impl PolicyInfo {
     }
 }
 
+impl fmt::Display for PolicyInfo {
+    /// The `lrcast schedule --list` entry: name, aliases, summary, then a
+    /// `| key | type | default | range | purpose |` table and the cross-parameter rules.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.name)?;
+        if !self.aliases.is_empty() {
+            write!(f, " (aliases: {})", self.aliases.join(", "))?;
+        }
+        writeln!(f, " — {}", self.summary)?;
+        let rows: Vec<[String; 5]> = self
+            .params
+            .iter()
+            .map(|p| {
+                let range = match p.kind {
+                    ParamKind::Enum(choices) => choices.join("|"),
+                    ParamKind::Bool => "true|false".into(),
+                    _ => p.range.to_string(),
+                };
+                [
+                    p.name.to_string(),
+                    p.kind.type_name().to_string(),
+                    p.default.to_string(),
+                    range,
+                    p.purpose.to_string(),
+                ]
+            })
+            .collect();
+        let header = ["key", "type", "default", "range", "purpose"];
+        let widths: Vec<usize> = (0..5)
+            .map(|i| {
+                rows.iter()
+                    .map(|r| r[i].chars().count())
+                    .chain([header[i].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 5]| -> fmt::Result {
+            f.write_str("  |")?;
+            for (cell, w) in cells.iter().zip(&widths) {
+                write!(f, " {cell:<w$} |")?;
+            }
+            writeln!(f)
+        };
+        line(f, header)?;
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        line(f, std::array::from_fn(|i| rule[i].as_str()))?;
+        for r in &rows {
+            line(f, std::array::from_fn(|i| r[i].as_str()))?;
+        }
+        if !self.constraints.is_empty() {
+            writeln!(f, "  rules: {}", self.constraints.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
 /// Every policy, in the order `--list` prints them.
 pub fn policy_table() -> &'static [PolicyInfo] {
     POLICIES
@@ -911,6 +968,22 @@ mod tests {
             if let Some(k) = p.primary_lr_key {
                 assert!(p.param(k).is_some(), "{}: primary key {k} missing", p.name);
             }
+        }
+    }
+
+    #[test]
+    fn list_entry_shows_every_column() {
+        let text = find_policy("onecycle").unwrap().to_string();
+        for part in [
+            "onecycle (aliases: onecyclelr, one_cycle) — OneCycleLR",
+            "| key ",
+            "| total_steps ",
+            "| steps ",
+            "| run length ",
+            "| cos|linear ",
+            "rules: total_steps >= run length",
+        ] {
+            assert!(text.contains(part), "missing `{part}` in\n{text}");
         }
     }
 

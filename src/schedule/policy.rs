@@ -2,7 +2,7 @@
 //! and `build`, which turns a [`PolicySpec`] into one for a given run.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::compose::{Product, Seq};
 use super::error::PolicyError;
@@ -62,8 +62,10 @@ pub struct LrPolicy {
     plateau: Option<PlateauParams>,
     name: String,
     hyperparameters: Vec<(String, f64)>,
-    initial_lr: f64,
-    peak_lr: f64,
+    total_steps: u64,
+    /// Computed on first use: scanning the run costs O(total_steps), which plan validation of a
+    /// large grid should not pay.
+    peak_lr: Arc<OnceLock<f64>>,
 }
 
 impl fmt::Debug for LrPolicy {
@@ -89,15 +91,13 @@ impl LrPolicy {
     /// epoch counts against `ctx`.
     pub fn build(spec: &PolicySpec, ctx: &ScheduleContext) -> Result<LrPolicy, PolicyError> {
         let built = build_node(spec, ctx)?;
-        let initial_lr = built.schedule.lr(0);
-        let peak_lr = peak(&*built.schedule, ctx.total_steps.max(1));
         Ok(LrPolicy {
             schedule: built.schedule,
             plateau: built.plateau,
             name: built.name,
             hyperparameters: built.hyperparameters,
-            initial_lr,
-            peak_lr,
+            total_steps: ctx.total_steps,
+            peak_lr: Arc::new(OnceLock::new()),
         })
     }
 
@@ -149,12 +149,15 @@ impl LrPolicy {
 
     /// lr(0).
     pub fn initial_lr(&self) -> f64 {
-        self.initial_lr
+        self.schedule.lr(0)
     }
 
-    /// The largest LR over the run's steps `0 .. total_steps`.
+    /// The largest LR over the run's steps `0 .. total_steps` (at least step 0); computed once, on
+    /// the first call.
     pub fn peak_lr(&self) -> f64 {
-        self.peak_lr
+        *self
+            .peak_lr
+            .get_or_init(|| peak(&*self.schedule, self.total_steps.max(1)))
     }
 }
 

@@ -12,6 +12,18 @@ use super::error::PolicyError;
 use super::params::{ParamInfo, ParamKind, PolicyInfo, find_policy, policy_names};
 use super::suggest::{suggest, suggest_from};
 
+/// The spec grammar in brief, for `lrcast schedule --list` to print after the policy table.
+pub const GRAMMAR_HELP: &str = "\
+Spec grammar:
+  NAME                                  a policy with its defaults (e.g. `cosine:lr=0.1`)
+  NAME:key=value,key=value              PyTorch argument names; lists use `;` (milestones=30;80)
+  key=2ep                               any step count may be given in epochs (x steps_per_epoch)
+  A @ 500 >> B                          run A for steps 0-499, then B from its own step 0
+  A @ 5ep >> B @ 20ep >> C              more phases; milestones are global steps
+  A * B                                 multiply LRs (give B lr=1 to use it as a factor)
+  ( ... )                               grouping; `*` binds tighter than `@ >>`
+Horizon keys (cosine t_max, onecycle total_steps, poly/linear total_iters) default to the run length.";
+
 /// A number as written: a plain value or a count of epochs (`2ep`), converted at build time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Num {

@@ -736,13 +736,11 @@ fn display_round_trips() {
         "plateau:lr=0.1,mode=max,threshold_mode=abs",
         "tri2:k0=0.01,k1=0.1,l=500",
         "linear:lr=0.1,start_factor=0.1,total_iters=5 @ 5 >> cosine:lr=0.1",
-        "a_b", /* placeholder replaced below */
+        "triangular:base_lr=0.01,max_lr=0.1,step_size_up=200 * exp:lr=1,gamma=0.999",
+        "(constant:lr=1 @ 3 >> constant:lr=2) @ 10 >> constant:lr=3 * exp:lr=1,gamma=0.9",
+        "constant:lr=2 * (constant:lr=1 * constant:lr=3) * (step:lr=1,step_size=2 @ 4 >> fix:k0=1)",
     ];
-    for text in specs.iter().take(specs.len() - 1).chain([
-        &"triangular:base_lr=0.01,max_lr=0.1,step_size_up=200 * exp:lr=1,gamma=0.999",
-        &"(constant:lr=1 @ 3 >> constant:lr=2) @ 10 >> constant:lr=3 * exp:lr=1,gamma=0.9",
-        &"constant:lr=2 * (constant:lr=1 * constant:lr=3) * (step:lr=1,step_size=2 @ 4 >> fix:k0=1)",
-    ]) {
+    for text in specs {
         let spec = PolicySpec::parse(text).unwrap();
         let shown = spec.to_string();
         let back: PolicySpec = shown.parse().unwrap();
@@ -757,11 +755,11 @@ fn display_round_trips() {
         "step:lr=0.1,step_size=3ep,gamma=0.5"
     );
     assert_eq!(
-        PolicySpec::parse("a_b")
-            .map_err(|e| e.to_string())
-            .unwrap_err(),
-        "unknown LR policy `a_b`; valid policies: constant, step, cosine, multistep, exp, poly, cosine_restarts, linear, triangular, triangular2, exp_range, onecycle, plateau, fix, lrb_step, nstep, lrb_exp, inv, lrb_poly, cos, tri, tri2, triexp, sin, sin2, sinexp"
+        PolicySpec::parse("a @ 5 >> b:lr=1e-300").unwrap_err(),
+        PolicySpec::parse("a").unwrap_err()
     );
+    let tiny = PolicySpec::parse("constant:lr=1e-300").unwrap();
+    assert_eq!(tiny.to_string(), "constant:lr=1e-300");
 }
 
 #[test]
@@ -919,4 +917,16 @@ fn table_is_complete_and_consistent() {
         );
         assert_eq!(PolicySpec::parse(&spec.to_string()).unwrap(), spec);
     }
+}
+
+#[test]
+fn policies_are_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync + Clone + std::fmt::Debug>() {}
+    assert_send_sync::<LrPolicy>();
+    assert_send_sync::<PolicySpec>();
+    assert_send_sync::<PlateauState>();
+    let p = build("cosine:lr=0.1", ctx(10_000, 100));
+    let q = p.clone();
+    let handle = std::thread::spawn(move || q.lr(5000));
+    assert_eq!(handle.join().unwrap(), p.lr(5000));
 }
