@@ -66,9 +66,19 @@ impl RunRecord {
     /// Assemble the row of `run` from its `outcome`.
     pub fn new(experiment: &str, run: &RunSpec, outcome: &TrainOutcome, finished_at: i64) -> Self {
         let total_steps = run.total_steps();
-        let schedule: Vec<f64> = (0..total_steps).map(|t| run.lr_policy.lr(t)).collect();
-        let lr_mean = schedule.iter().sum::<f64>() / schedule.len().max(1) as f64;
-        let lr_peak = schedule.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        // The planned schedule, known before training; a metric-driven policy (plateau) has no plan,
+        // so its summary is of the LRs it actually applied.
+        let planned = if run.lr_policy.is_metric_driven() {
+            outcome.applied_lr
+        } else {
+            let schedule = run.lr_policy.lr_series(0, total_steps as usize);
+            crate::train::LrSummary {
+                initial: schedule.first().copied().unwrap_or(f64::NAN),
+                peak: schedule.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                last: schedule.last().copied().unwrap_or(f64::NAN),
+                mean: schedule.iter().sum::<f64>() / schedule.len().max(1) as f64,
+            }
+        };
         let curve = |f: &dyn Fn(&crate::train::EpochRecord) -> f64| {
             Cell::ListF64(outcome.epochs.iter().map(f).collect())
         };
@@ -97,10 +107,10 @@ impl RunRecord {
                 "policy" => Cell::Str(run.policy.to_string()),
                 "policy_name" => Cell::Str(run.lr_policy.name()),
                 "base_lr" => Cell::F64(run.base_lr),
-                "lr_initial" => Cell::F64(run.lr_policy.lr(0)),
-                "lr_peak" => Cell::F64(lr_peak),
-                "lr_final" => Cell::F64(run.lr_policy.lr(total_steps.saturating_sub(1))),
-                "lr_mean" => Cell::F64(lr_mean),
+                "lr_initial" => Cell::F64(planned.initial),
+                "lr_peak" => Cell::F64(planned.peak),
+                "lr_final" => Cell::F64(planned.last),
+                "lr_mean" => Cell::F64(planned.mean),
                 "optimizer" => Cell::Str(run.optimizer.clone()),
                 "momentum" => Cell::F64(s.momentum),
                 "nesterov" => Cell::Bool(s.nesterov),

@@ -106,7 +106,11 @@ pub const COLUMNS: &[Column] = &[
         Kind::F64,
         "the grid's base learning rate (the policy's primary LR parameter)",
     ),
-    col("lr_initial", Kind::F64, "LR of the first optimizer step"),
+    col(
+        "lr_initial",
+        Kind::F64,
+        "LR of the first optimizer step (planned; applied for metric-driven policies)",
+    ),
     col("lr_peak", Kind::F64, "largest LR over the run"),
     col(
         "lr_final",

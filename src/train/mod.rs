@@ -67,8 +67,23 @@ pub struct TrainOutcome {
     pub best_top1: f64,
     /// Final mean training loss (last epoch).
     pub final_train_loss: f64,
+    /// The learning rates actually applied, summarised.
+    pub applied_lr: LrSummary,
     /// Wall-clock seconds of the training run (data upload, training and evaluation).
     pub wall_seconds: f64,
     /// Device the run trained on.
     pub device: ComputeDevice,
+}
+
+/// Summary of a learning-rate sequence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LrSummary {
+    /// First LR.
+    pub initial: f64,
+    /// Largest LR.
+    pub peak: f64,
+    /// Last LR.
+    pub last: f64,
+    /// Mean LR.
+    pub mean: f64,
 }

@@ -80,6 +80,35 @@ pub fn train_on<B: AutodiffBackend>(
     }
 }
 
+/// Running summary of the learning rates actually applied.
+#[derive(Default)]
+struct AppliedLr {
+    first: Option<f64>,
+    last: f64,
+    peak: f64,
+    sum: f64,
+    count: u64,
+}
+
+impl AppliedLr {
+    fn push(&mut self, lr: f64) {
+        self.first.get_or_insert(lr);
+        self.last = lr;
+        self.peak = self.peak.max(lr);
+        self.sum += lr;
+        self.count += 1;
+    }
+
+    fn summary(&self) -> super::LrSummary {
+        super::LrSummary {
+            initial: self.first.unwrap_or(f64::NAN),
+            peak: self.peak,
+            last: self.last,
+            mean: self.sum / self.count.max(1) as f64,
+        }
+    }
+}
+
 fn labels_tensor<B: Backend>(labels: &[u8], device: &B::Device) -> Tensor<B, 1, Int> {
     let values: Vec<i64> = labels.iter().map(|&y| y as i64).collect();
     Tensor::from_data(TensorData::new(values, [labels.len()]), device)
@@ -129,6 +158,10 @@ where
     let mut shuffle_rng = ChaCha8Rng::seed_from_u64(settings.seed.wrapping_add(0x0005_4AFF_1E00));
     let mut order: Vec<usize> = (0..n).collect();
 
+    // Metric-driven policies (plateau) keep a tracker that observes each epoch's mean training loss
+    // (the test split is never used to steer training).
+    let mut plateau = policy.plateau_state();
+    let mut applied = AppliedLr::default();
     let mut epochs = Vec::with_capacity(settings.epochs);
     let (mut step, mut diverged_at_step, mut steps_to_target) = (0u64, None, None);
     let mut lr = policy.lr(0);
@@ -136,7 +169,8 @@ where
         order.shuffle(&mut shuffle_rng);
         let (mut loss_sum, mut batches) = (0.0f64, 0usize);
         for batch in order.chunks(settings.batch_size) {
-            lr = policy.lr(step);
+            lr = plateau.as_ref().map_or_else(|| policy.lr(step), |p| p.lr());
+            applied.push(lr);
             hyper.set_momentum(policy.momentum(step).unwrap_or(settings.momentum));
             let index: Vec<i64> = batch.iter().map(|&i| i as i64).collect();
             let index =
@@ -154,6 +188,10 @@ where
             model = optim.step(lr, model, grads);
             step += 1;
         }
+        let train_loss = loss_sum / batches.max(1) as f64;
+        if let Some(tracker) = plateau.as_mut() {
+            tracker.observe(train_loss);
+        }
         let test = evaluate(&model.valid(), &x_test, data);
         if steps_to_target.is_none() && test.top1 >= settings.target_accuracy {
             steps_to_target = Some(step);
@@ -162,7 +200,7 @@ where
             epoch,
             steps: step,
             lr,
-            train_loss: loss_sum / batches.max(1) as f64,
+            train_loss,
             test,
         });
         if diverged_at_step.is_some() {
@@ -178,6 +216,7 @@ where
         diverged_at_step,
         steps: step,
         steps_to_target,
+        applied_lr: applied.summary(),
         wall_seconds: start.elapsed().as_secs_f64(),
         device: device_name,
         epochs,
@@ -258,6 +297,24 @@ mod tests {
         let at = out.diverged_at_step.unwrap();
         assert!(at < 100 && out.steps == at);
         assert!(out.epochs.len() <= 4);
+    }
+
+    #[test]
+    fn plateau_reduces_the_lr_when_the_training_loss_stalls() {
+        // A relative threshold of 0.99 counts no later epoch as an improvement over the first (which
+        // sets `best`, as in PyTorch), so with patience 0 the LR halves after epochs 2, 3, ….
+        let out = train(
+            ComputeDevice::Cpu,
+            &Arch::Mlp { hidden: vec![16] },
+            &small_data(),
+            &policy("plateau:lr=0.1,factor=0.5,patience=0,threshold=0.99", 75),
+            &settings(3),
+        )
+        .unwrap();
+        let lrs: Vec<f64> = out.epochs.iter().map(|e| e.lr).collect();
+        assert_eq!(lrs, vec![0.1, 0.1, 0.05]);
+        assert_eq!(out.applied_lr.initial, 0.1);
+        assert_eq!(out.applied_lr.last, 0.05);
     }
 
     #[test]
