@@ -8,7 +8,9 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use polars::prelude::*;
 
-use crate::cli::{BenchArgs, Cli, Command, GenerateArgs, PipelineArgs, StageArgs};
+use crate::cli::{
+    BenchArgs, Cli, Command, GenerateArgs, PipelineArgs, ScheduleArgs, ScheduleFormat, StageArgs,
+};
 use crate::corpus::{CorpusStore, ensure_writable_dir};
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
@@ -25,6 +27,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Generate(args) => generate_command(args, quiet),
         Command::Fit(args) => fit_command(args, quiet),
         Command::Report(args) => report_command(args, quiet),
+        Command::Schedule(args) => schedule(args),
         Command::Bench(args) => bench(args),
     }
 }
@@ -288,6 +291,116 @@ fn bench(args: BenchArgs) -> Result<()> {
             args.repeats,
         )?;
         println!("{}", serde_json::to_string(&timing).expect("plain data"));
+    }
+    Ok(())
+}
+
+/// `lrcast schedule`: print `step,lr[,momentum]`, or the policy table with `--list`.
+fn schedule(args: ScheduleArgs) -> Result<()> {
+    use crate::schedule::{GRAMMAR_HELP, LrPolicy, PolicySpec, ScheduleContext, policy_table};
+    if args.list {
+        for info in policy_table() {
+            println!("{info}\n");
+        }
+        println!("{GRAMMAR_HELP}");
+        return Ok(());
+    }
+    let (text, steps) = (args.policy.unwrap_or_default(), args.steps.unwrap_or(0));
+    let bad = |flag: &str, value: String, message: &str| Error::BadArgument {
+        flag: flag.into(),
+        value,
+        message: message.into(),
+    };
+    if steps == 0 {
+        return Err(bad("--steps", "0".into(), "must be at least 1"));
+    }
+    if steps > 100_000_000 {
+        return Err(bad(
+            "--steps",
+            steps.to_string(),
+            "at most 100000000 steps can be printed",
+        ));
+    }
+    if args.steps_per_epoch == 0 {
+        return Err(bad("--steps-per-epoch", "0".into(), "must be at least 1"));
+    }
+    let policy_error = |source| Error::Policy {
+        context: "--policy".into(),
+        source,
+    };
+    let spec = PolicySpec::parse(&text).map_err(policy_error)?;
+    let ctx = ScheduleContext {
+        total_steps: steps,
+        steps_per_epoch: args.steps_per_epoch,
+    };
+    let policy = LrPolicy::build(&spec, &ctx).map_err(policy_error)?;
+    if policy.is_metric_driven() {
+        return Err(bad(
+            "--policy",
+            text,
+            "`plateau` is metric-driven: its LR follows the training loss epoch by epoch, so it has no \
+             fixed sequence to print; use it in a recipe, or print a closed-form policy",
+        ));
+    }
+    if let Some(path) = &args.plot {
+        // Check the output before printing anything.
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            ensure_writable_dir(parent)?;
+        }
+    }
+    let lrs = policy.lr_series(0, steps as usize);
+    let momentum: Option<Vec<f64>> = policy.momentum(0).is_some().then(|| {
+        (0..steps)
+            .map(|t| policy.momentum(t).unwrap_or(f64::NAN))
+            .collect()
+    });
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match args.format {
+        ScheduleFormat::Csv => write_schedule_csv(&mut out, &lrs, momentum.as_deref()),
+        ScheduleFormat::Json => {
+            let json = serde_json::json!({
+                "policy": spec.to_string(),
+                "name": policy.name(),
+                "steps": steps,
+                "steps_per_epoch": args.steps_per_epoch,
+                "hyperparameters": policy.hyperparameters(),
+                "lr": lrs,
+                "momentum": momentum,
+            });
+            std::io::Write::write_all(&mut out, format!("{json}\n").as_bytes())
+        }
+    };
+    // A closed pipe (e.g. `| head`) is not an error worth reporting.
+    if let Err(e) = written.and_then(|_| std::io::Write::flush(&mut out))
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(Error::Runtime(format!("writing the schedule: {e}")));
+    }
+    if let Some(path) = &args.plot {
+        let svg = report::plot::schedule(&spec.to_string(), &lrs, momentum.as_deref())?;
+        crate::corpus::write_bytes_atomically(path, svg.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn write_schedule_csv(
+    out: &mut impl std::io::Write,
+    lrs: &[f64],
+    momentum: Option<&[f64]>,
+) -> std::io::Result<()> {
+    match momentum {
+        Some(m) => {
+            writeln!(out, "step,lr,momentum")?;
+            for (t, (lr, m)) in lrs.iter().zip(m).enumerate() {
+                writeln!(out, "{t},{lr:?},{m:?}")?;
+            }
+        }
+        None => {
+            writeln!(out, "step,lr")?;
+            for (t, lr) in lrs.iter().enumerate() {
+                writeln!(out, "{t},{lr:?}")?;
+            }
+        }
     }
     Ok(())
 }

@@ -34,8 +34,42 @@ pub enum Command {
     Fit(StageArgs),
     /// Write reports/NAME/ (report.md, report.html, scores.json, figures/).
     Report(StageArgs),
+    /// Print a learning-rate (and momentum) policy step by step, or list every policy (--list).
+    Schedule(ScheduleArgs),
     /// Milliseconds per training step of the MNIST-1D models (the speed benchmark).
     Bench(BenchArgs),
+}
+
+/// Output format of `lrcast schedule`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScheduleFormat {
+    /// `step,lr[,momentum]` lines with a header.
+    Csv,
+    /// One JSON object with the spec and the sequences.
+    Json,
+}
+
+/// `lrcast schedule`.
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// Policy spec, e.g. `cosine:lr=0.1` or `linear:lr=0.1,start_factor=0.1,total_iters=500 @ 500 >> cosine:lr=0.1`.
+    #[arg(long, required_unless_present = "list", allow_hyphen_values = true)]
+    pub policy: Option<String>,
+    /// Number of optimizer steps to print (the run length that horizon parameters default to).
+    #[arg(long, required_unless_present = "list")]
+    pub steps: Option<u64>,
+    /// Steps per epoch, for parameters given in epochs (`step_size=2ep`).
+    #[arg(long, default_value_t = 1)]
+    pub steps_per_epoch: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ScheduleFormat::Csv)]
+    pub format: ScheduleFormat,
+    /// Also draw the schedule into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// List every policy with its parameters, defaults and ranges, and the spec grammar.
+    #[arg(long, conflicts_with_all = ["policy", "steps"])]
+    pub list: bool,
 }
 
 /// Where results go.
