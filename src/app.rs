@@ -324,10 +324,7 @@ fn schedule(args: ScheduleArgs) -> Result<()> {
     if args.steps_per_epoch == 0 {
         return Err(bad("--steps-per-epoch", "0".into(), "must be at least 1"));
     }
-    let policy_error = |source| Error::Policy {
-        context: "--policy".into(),
-        source,
-    };
+    let policy_error = |source| Error::policy("--policy", source);
     let spec = PolicySpec::parse(&text).map_err(policy_error)?;
     let ctx = ScheduleContext {
         total_steps: steps,

@@ -40,7 +40,7 @@ pub enum Error {
     #[error("{context}: {source}")]
     Policy {
         context: String,
-        source: crate::schedule::PolicyError,
+        source: Box<crate::schedule::PolicyError>,
     },
 
     /// A task / architecture spec (`NAME:key=value,…`) is invalid.
@@ -119,6 +119,14 @@ impl Error {
             | Error::Corpus { .. }
             | Error::Fit(_)
             | Error::Runtime(_) => 1,
+        }
+    }
+
+    /// A policy error with the place it came from (`--policy`, `file.toml: grid.policy[2]`).
+    pub fn policy(context: impl Into<String>, source: crate::schedule::PolicyError) -> Self {
+        Error::Policy {
+            context: context.into(),
+            source: Box::new(source),
         }
     }
 

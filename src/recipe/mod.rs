@@ -272,12 +272,14 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
                                 );
                                 let (policy, lr_policy) =
                                     plan::policy_for_run(policy, base_lr, &ctx).map_err(
-                                        |source| Error::Policy {
-                                            context: format!(
-                                                "{}: grid.policy[{policy_index}] with base_lr {base_lr}, batch_size {batch_size}",
-                                                path.display()
-                                            ),
-                                            source,
+                                        |source| {
+                                            Error::policy(
+                                                format!(
+                                                    "{}: grid.policy[{policy_index}] with base_lr {base_lr}, batch_size {batch_size}",
+                                                    path.display()
+                                                ),
+                                                source,
+                                            )
                                         },
                                     )?;
                                 for &seed in &g.seed {
@@ -335,10 +337,7 @@ fn parse_policy(path: &Path, index: usize, value: &toml::Value) -> Result<Policy
             ));
         }
     }
-    .map_err(|source| Error::Policy {
-        context: format!("{}: {key}", path.display()),
-        source,
-    })?;
+    .map_err(|source| Error::policy(format!("{}: {key}", path.display()), source))?;
     if let Some(primary) = spec.primary_lr_key()
         && spec.param(primary).is_some()
     {

@@ -234,10 +234,7 @@ pub fn build(
     })
 }
 
-fn best_by_mae<'a>(
-    split: &'a SplitResult,
-    baseline: bool,
-) -> Option<(&'a str, &'a crate::predict::Scores)> {
+fn best_by_mae(split: &SplitResult, baseline: bool) -> Option<(&str, &crate::predict::Scores)> {
     split
         .models
         .iter()
