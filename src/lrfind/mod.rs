@@ -40,7 +40,8 @@ use crate::error::{Error, Result};
 use crate::model::Arch;
 
 /// How the LR grows from `start_lr` to `end_lr` over the steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Ramp {
     /// `start·(end/start)^(i/(n−1))`: equal steps in log LR (fastai's `lr_find`).
     #[default]
@@ -83,7 +84,8 @@ impl fmt::Display for Ramp {
 }
 
 /// A rule that turns a range-test curve into one suggested learning rate (fastai 2.x's names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Suggestion {
     /// Inside the longest run of decreasing loss, ~halfway down (fastai's default).
     #[default]
@@ -137,7 +139,7 @@ impl fmt::Display for Suggestion {
 }
 
 /// Settings of one LR range test; see the table in the [module docs](self).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RangeTestConfig {
     /// LR of the first step.
     pub start_lr: f64,
@@ -212,7 +214,10 @@ impl RangeTestConfig {
             return bad(
                 "--end-lr",
                 &self.end_lr,
-                &format!("must be finite and > --start-lr ({}), e.g. 10", self.start_lr),
+                &format!(
+                    "must be finite and > --start-lr ({}), e.g. 10",
+                    self.start_lr
+                ),
             );
         }
         if self.num_steps < 10 {
@@ -238,7 +243,7 @@ impl RangeTestConfig {
                 "must be in (0, 1), e.g. 0.98 (EMA factor of the smoothed loss)",
             );
         }
-        if !(self.diverge_factor > 1.0) {
+        if self.diverge_factor.is_nan() || self.diverge_factor <= 1.0 {
             return bad(
                 "--diverge-factor",
                 &self.diverge_factor,
@@ -261,7 +266,7 @@ impl RangeTestConfig {
 
 /// What one range test recorded: one point per step taken, up to and including the step that
 /// triggered the divergence stop (a non-finite loss is not kept).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RangeTestCurve {
     /// Seed of this repeat (model initialisation and batch order).
     pub seed: u64,
@@ -280,7 +285,7 @@ pub struct RangeTestCurve {
 
 /// One suggestion rule across the repeats: every value and their spread on the log scale (the
 /// scale LRs are chosen on).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SuggestionSpread {
     /// The rule.
     pub suggestion: Suggestion,
@@ -326,7 +331,7 @@ impl SuggestionSpread {
 }
 
 /// Range tests of the same setting over several seeds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RepeatedRangeTest {
     /// The settings (its `seed` is the first repeat's).
     pub config: RangeTestConfig,

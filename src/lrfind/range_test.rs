@@ -147,7 +147,12 @@ impl BatchOrder {
     }
 }
 
-fn ramp<B, M>(mut model: M, device: &B::Device, data: &Dataset, cfg: &RangeTestConfig) -> RangeTestCurve
+fn ramp<B, M>(
+    mut model: M,
+    device: &B::Device,
+    data: &Dataset,
+    cfg: &RangeTestConfig,
+) -> RangeTestCurve
 where
     B: AutodiffBackend,
     M: AutodiffModule<B> + Classifier<B>,
@@ -179,7 +184,8 @@ where
     for step in 0..cfg.num_steps {
         let lr = cfg.lr_at(step);
         let index = batches.next_batch();
-        let index = Tensor::<B, 1, Int>::from_data(TensorData::new(index.clone(), [index.len()]), device);
+        let index =
+            Tensor::<B, 1, Int>::from_data(TensorData::new(index.clone(), [index.len()]), device);
         let logits = model.logits(x_train.clone().select(0, index.clone()));
         let loss = loss_fn.forward(logits, y_train.clone().select(0, index));
         let loss_value: f64 = loss.clone().into_scalar().elem();
@@ -231,7 +237,11 @@ mod tests {
         let mut sorted = first_pass.clone();
         sorted.sort();
         sorted.dedup();
-        assert_eq!(sorted.len(), 8, "two batches of one pass never repeat a sample");
+        assert_eq!(
+            sorted.len(),
+            8,
+            "two batches of one pass never repeat a sample"
+        );
         let second_pass: Vec<i64> = (0..2).flat_map(|_| order.next_batch()).collect();
         assert_ne!(first_pass, second_pass, "every pass reshuffles");
         assert_eq!(BatchOrder::new(3, 128, 0).next_batch().len(), 3);
