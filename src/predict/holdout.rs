@@ -33,13 +33,15 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
 /// values holds out nothing beyond the smaller one, so the held-out set is always whole grid values.
 /// Errors (with the reason) when either side would be empty.
 pub fn extreme_value_split(hyperparameter: &str, values: &[f64], q: f64) -> Result<Split, String> {
-    if values.is_empty() {
-        return Err("the corpus has no runs".into());
+    // Runs without the hyperparameter (NaN: a policy that lacks it) always train.
+    let present: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    if present.is_empty() {
+        return Err(format!("no run has `{hyperparameter}`"));
     }
-    let (low, high) = (quantile(values, q), quantile(values, 1.0 - q));
+    let (low, high) = (quantile(&present, q), quantile(&present, 1.0 - q));
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for (i, &v) in values.iter().enumerate() {
-        if v <= low || v >= high {
+        if !v.is_nan() && (v <= low || v >= high) {
             test.push(i);
         } else {
             train.push(i);
@@ -118,6 +120,15 @@ mod tests {
     fn extreme_split_reports_impossible_cases() {
         assert!(extreme_value_split("x", &[1.0, 2.0], 0.1).is_err());
         assert!(extreme_value_split("x", &[], 0.1).is_err());
+        assert!(extreme_value_split("x", &[f64::NAN, f64::NAN], 0.1).is_err());
+    }
+
+    #[test]
+    fn runs_without_the_parameter_always_train() {
+        let values = [f64::NAN, 0.1, 0.3, 0.5, f64::NAN, 0.1, 0.3, 0.5];
+        let split = extreme_value_split("p_gamma", &values, 0.1).unwrap();
+        assert_eq!(split.test, vec![1, 3, 5, 7]);
+        assert_eq!(split.train, vec![0, 2, 4, 6]);
     }
 
     #[test]

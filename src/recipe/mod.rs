@@ -160,12 +160,10 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
         "grid.arch",
         &archs.iter().map(Arch::spec_string).collect::<Vec<_>>(),
     )?;
-    let policies = g
-        .policy
-        .iter()
-        .enumerate()
-        .map(|(i, value)| parse_policy(path, i, value))
-        .collect::<Result<Vec<_>>>()?;
+    let mut policies = Vec::new();
+    for (i, value) in g.policy.iter().enumerate() {
+        policies.extend(parse_policy(path, i, value)?);
+    }
     no_duplicates(
         path,
         "grid.policy",
@@ -311,6 +309,31 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
             }
         }
     }
+    for h in fit
+        .holdout
+        .iter()
+        .filter(|h| h.starts_with(crate::corpus::schema::POLICY_PARAM_PREFIX))
+    {
+        let param = &h[crate::corpus::schema::POLICY_PARAM_PREFIX.len()..];
+        let distinct: HashSet<u64> = runs
+            .iter()
+            .flat_map(|r| r.lr_policy.hyperparameters())
+            .filter(|(k, _)| k.replace('.', "_") == param)
+            .map(|(_, v)| v.to_bits())
+            .collect();
+        if distinct.len() < 3 {
+            return Err(Error::recipe_value(
+                path,
+                "fit.holdout",
+                format!("{h:?}"),
+                format!(
+                    "the grid's policies give `{param}` {} distinct value(s); an extreme-value \
+                     holdout needs at least 3 — sweep it, e.g. sweep = {{ {param} = [0.1, 0.3, 0.5] }}",
+                    distinct.len()
+                ),
+            ));
+        }
+    }
     Ok(Plan {
         name,
         description: raw.description.unwrap_or_default(),
@@ -321,13 +344,15 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
     })
 }
 
-/// A grid policy entry: a spec string or a TOML table. The base LR comes from `grid.base_lr`, so
-/// the entry must not set the policy's primary LR parameter itself.
-fn parse_policy(path: &Path, index: usize, value: &toml::Value) -> Result<PolicySpec> {
+/// A grid policy entry: a spec string, or a TOML table that may sweep its own parameters with a
+/// `sweep` sub-table (`{ name = "step", step_size = "2ep", sweep = { gamma = [0.1, 0.3, 0.5] } }`
+/// is three policies). The base LR comes from `grid.base_lr`, so an entry must not set the policy's
+/// primary LR parameter itself.
+fn parse_policy(path: &Path, index: usize, value: &toml::Value) -> Result<Vec<PolicySpec>> {
     let key = format!("grid.policy[{index}]");
-    let spec = match value {
-        toml::Value::String(text) => PolicySpec::parse(text),
-        toml::Value::Table(table) => PolicySpec::from_toml_table(table),
+    let tables = match value {
+        toml::Value::String(_) => vec![value.clone()],
+        toml::Value::Table(table) => expand_sweep(path, &key, table)?,
         other => {
             return Err(Error::recipe_value(
                 path,
@@ -336,21 +361,77 @@ fn parse_policy(path: &Path, index: usize, value: &toml::Value) -> Result<Policy
                 "a policy is a spec string such as \"cosine\" or a table such as { name = \"step\", gamma = 0.5 }",
             ));
         }
+    };
+    let mut specs = Vec::new();
+    for value in &tables {
+        let spec = PolicySpec::from_toml_value(value)
+            .map_err(|source| Error::policy(format!("{}: {key}", path.display()), source))?;
+        if let Some(primary) = spec.primary_lr_key()
+            && spec.param(primary).is_some()
+        {
+            return Err(Error::recipe_value(
+                path,
+                key,
+                format!("{:?}", spec.to_string()),
+                format!(
+                    "sets `{primary}`, which grid.base_lr sweeps; remove `{primary}` from the policy"
+                ),
+            ));
+        }
+        specs.push(spec);
     }
-    .map_err(|source| Error::policy(format!("{}: {key}", path.display()), source))?;
-    if let Some(primary) = spec.primary_lr_key()
-        && spec.param(primary).is_some()
-    {
+    Ok(specs)
+}
+
+/// Expand a policy table's `sweep = { key = [v1, v2, …], … }` into one table per combination.
+fn expand_sweep(path: &Path, key: &str, table: &toml::Table) -> Result<Vec<toml::Value>> {
+    let mut base = table.clone();
+    let Some(sweep) = base.remove("sweep") else {
+        return Ok(vec![toml::Value::Table(base)]);
+    };
+    let sweep_key = format!("{key}.sweep");
+    let toml::Value::Table(sweep) = sweep else {
         return Err(Error::recipe_value(
             path,
-            key,
-            format!("{:?}", spec.to_string()),
-            format!(
-                "sets `{primary}`, which grid.base_lr sweeps; remove `{primary}` from the policy"
-            ),
+            sweep_key,
+            sweep,
+            "`sweep` is a table of parameter = [values], e.g. sweep = { gamma = [0.1, 0.5] }",
         ));
+    };
+    let mut combos = vec![base];
+    for (param, values) in sweep {
+        let values = match values {
+            toml::Value::Array(values) if !values.is_empty() => values,
+            other => {
+                return Err(Error::recipe_value(
+                    path,
+                    format!("{sweep_key}.{param}"),
+                    other,
+                    "give a non-empty list of values to sweep, e.g. [0.1, 0.5]",
+                ));
+            }
+        };
+        if combos[0].contains_key(&param) {
+            return Err(Error::recipe_value(
+                path,
+                format!("{sweep_key}.{param}"),
+                &param,
+                "is also set outside `sweep`; set it in one place",
+            ));
+        }
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                let param = &param;
+                values.iter().map(move |v| {
+                    let mut c = c.clone();
+                    c.insert(param.clone(), v.clone());
+                    c
+                })
+            })
+            .collect();
     }
-    Ok(spec)
+    Ok(combos.into_iter().map(toml::Value::Table).collect())
 }
 
 fn validate_fit(raw: &RawRecipe, path: &Path) -> Result<FitSettings> {
@@ -381,13 +462,16 @@ fn validate_fit(raw: &RawRecipe, path: &Path) -> Result<FitSettings> {
             "weight_decay" => g.weight_decay.len(),
             "momentum" => g.momentum.len(),
             "batch_size" => g.batch_size.len(),
+            // Policy parameters are checked against the expanded runs in `validate`.
+            p if p.starts_with(crate::corpus::schema::POLICY_PARAM_PREFIX) => usize::MAX,
             _ => {
                 return Err(Error::recipe_value(
                     path,
                     "fit.holdout",
                     format!("{h:?}"),
                     format!(
-                        "unknown hyperparameter; valid: {}",
+                        "unknown hyperparameter; valid: {}, or p_<name> for a policy parameter \
+                         (e.g. p_gamma)",
                         HOLDOUT_HYPERPARAMETERS.join(", ")
                     ),
                 ));
@@ -510,6 +594,39 @@ epochs = 2
         let err = plan(&RECIPE.replace("base_lr = [0.01, 0.1, 1.0]", "base_lr = [0.01, 0.1]"))
             .unwrap_err();
         assert!(err.to_string().contains("at least 3"), "{err}");
+    }
+
+    #[test]
+    fn policy_tables_sweep_their_parameters() {
+        let text = RECIPE.replace(
+            r#"{ name = "step", step_size = "1ep", gamma = 0.5 }"#,
+            r#"{ name = "step", step_size = "1ep", sweep = { gamma = [0.1, 0.3, 0.5] } }"#,
+        );
+        let p = plan(&text).unwrap();
+        assert_eq!(p.runs.len(), 2 * 4 * 3 * 2);
+        let gammas: HashSet<String> = p
+            .runs
+            .iter()
+            .filter(|r| r.lr_policy.name() == "step")
+            .map(|r| r.policy.to_string())
+            .collect();
+        assert_eq!(gammas.len(), 3 * 3, "{gammas:?}");
+        // A policy parameter that varies can be held out at its extremes…
+        let held = text.replace("[train]", "[fit]\nholdout = [\"p_gamma\"]\n[train]");
+        assert!(plan(&held).is_ok());
+        // …one that does not cannot.
+        let err = plan(&RECIPE.replace("[train]", "[fit]\nholdout = [\"p_gamma\"]\n[train]"))
+            .unwrap_err();
+        assert!(err.to_string().contains("sweep"), "{err}");
+        let err = plan(&text.replace(
+            "sweep = { gamma = [0.1, 0.3, 0.5] }",
+            "sweep = { gamma = 0.1 }",
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("grid.policy[1].sweep.gamma"),
+            "{err}"
+        );
     }
 
     #[test]
