@@ -9,7 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use polars::prelude::*;
 
 use crate::cli::{
-    BenchArgs, Cli, Command, GenerateArgs, PipelineArgs, ScheduleArgs, ScheduleFormat, StageArgs,
+    BenchArgs, Cli, Command, GenerateArgs, LrFindArgs, PipelineArgs, ScheduleArgs, ScheduleFormat,
+    StageArgs,
 };
 use crate::corpus::{CorpusStore, ensure_writable_dir};
 use crate::device::ComputeDevice;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Fit(args) => fit_command(args, quiet),
         Command::Report(args) => report_command(args, quiet),
         Command::Schedule(args) => schedule(args),
+        Command::LrFind(args) => lr_find(args, quiet),
         Command::Bench(args) => bench(args),
     }
 }
@@ -263,18 +265,118 @@ fn write_report(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
     Ok(())
 }
 
+/// Parse `--arch`.
+fn parse_arch(text: &str) -> Result<crate::model::Arch> {
+    crate::spec::KeyValueSpec::parse(text)
+        .and_then(|s| crate::model::Arch::from_spec(&s))
+        .map_err(|message| Error::BadArgument {
+            flag: "--arch".into(),
+            value: text.into(),
+            message,
+        })
+}
+
+/// `lrcast lr-find`: the LR range test, with the spread of every suggestion over the repeats.
+fn lr_find(args: LrFindArgs, quiet: bool) -> Result<()> {
+    use crate::lrfind::{self, RangeTestConfig, Suggestion};
+    let bad = |flag: &str, value: &str, message: String| Error::BadArgument {
+        flag: flag.into(),
+        value: value.into(),
+        message,
+    };
+    let device = parse_device(&args.device)?;
+    let arch = parse_arch(&args.arch)?;
+    let task = crate::spec::KeyValueSpec::parse(&args.task)
+        .and_then(|s| crate::data::Task::from_spec(&s))
+        .map_err(|m| bad("--task", &args.task, m))?;
+    let ramp = args
+        .ramp
+        .parse()
+        .map_err(|m| bad("--ramp", &args.ramp, m))?;
+    let which: Suggestion = args
+        .suggestion
+        .parse()
+        .map_err(|m| bad("--suggestion", &args.suggestion, m))?;
+    if args.repeats == 0 || args.repeats > 100 {
+        return Err(bad(
+            "--repeats",
+            &args.repeats.to_string(),
+            "must be in 1..=100".into(),
+        ));
+    }
+    let config = RangeTestConfig {
+        start_lr: args.start_lr,
+        end_lr: args.end_lr,
+        num_steps: args.num_steps,
+        ramp,
+        batch_size: args.batch_size,
+        momentum: args.momentum,
+        weight_decay: args.weight_decay,
+        beta: args.beta,
+        diverge_factor: args.diverge_factor,
+        seed: args.seed,
+    };
+    config.validated()?;
+    ensure_writable_dir(&args.out)?;
+    status(
+        quiet,
+        format!(
+            "lr-find: {} on {}, {} {} steps from {} to {}, {} repeat(s)",
+            arch.spec_string(),
+            task.spec_string(),
+            config.ramp.name(),
+            config.num_steps,
+            config.start_lr,
+            config.end_lr,
+            args.repeats
+        ),
+    );
+    let data = task.load();
+    let result = lrfind::run_repeated(device, &arch, &data, &config, args.repeats)?;
+    let write = |name: &str, text: String| -> Result<PathBuf> {
+        let path = args.out.join(name);
+        crate::corpus::write_bytes_atomically(&path, text.as_bytes())?;
+        Ok(path)
+    };
+    let csv = write("lr_find.csv", lrfind::to_csv(&result))?;
+    let svg = write("lr_find.svg", lrfind::plot_svg(&result, which)?)?;
+    let json = write("lr_find.json", predict::to_json(&result))?;
+    let mut order: Vec<Suggestion> = vec![which];
+    order.extend(Suggestion::ALL.iter().copied().filter(|s| *s != which));
+    println!(
+        "suggestion  lr (geometric mean)  spread over {} repeat(s): min … max, std of log10",
+        args.repeats
+    );
+    for s in order {
+        let spread = result.spread(s);
+        let fmt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3e}"));
+        println!(
+            "{:<10}  {:<19}  {} … {}, {}",
+            s.name(),
+            fmt(spread.geometric_mean),
+            fmt(spread.min),
+            fmt(spread.max),
+            spread.std_log10.map_or("—".into(), |v| format!("{v:.3}")),
+        );
+    }
+    status(
+        quiet,
+        format!(
+            "lr-find → {}, {}, {}",
+            csv.display(),
+            svg.display(),
+            json.display()
+        ),
+    );
+    Ok(())
+}
+
 /// `lrcast bench`: ms per training step, one JSON line per architecture.
 fn bench(args: BenchArgs) -> Result<()> {
     let device = parse_device(&args.device)?;
     let data = crate::data::Task::Mnist1d(Default::default()).load();
     for text in &args.archs {
-        let arch = crate::spec::KeyValueSpec::parse(text)
-            .and_then(|s| crate::model::Arch::from_spec(&s))
-            .map_err(|message| Error::BadArgument {
-                flag: "--arch".into(),
-                value: text.clone(),
-                message,
-            })?;
+        let arch = parse_arch(text)?;
         if args.batch_size == 0 {
             return Err(Error::BadArgument {
                 flag: "--batch-size".into(),

@@ -36,8 +36,63 @@ pub enum Command {
     Report(StageArgs),
     /// Print a learning-rate (and momentum) policy step by step, or list every policy (--list).
     Schedule(ScheduleArgs),
+    /// LR range test: ramp the LR over a short run and suggest a learning rate from the loss curve.
+    LrFind(LrFindArgs),
     /// Milliseconds per training step of the MNIST-1D models (the speed benchmark).
     Bench(BenchArgs),
+}
+
+/// `lrcast lr-find`.
+#[derive(Debug, Args)]
+pub struct LrFindArgs {
+    /// Task spec, e.g. `mnist1d` or `mnist1d:num_samples=2000`.
+    #[arg(long, default_value = "mnist1d")]
+    pub task: String,
+    /// Architecture spec, e.g. `mlp:hidden=100;100` or `cnn1d`.
+    #[arg(long, default_value = "mlp")]
+    pub arch: String,
+    /// First LR of the ramp.
+    #[arg(long, default_value_t = 1e-7)]
+    pub start_lr: f64,
+    /// Last LR of the ramp.
+    #[arg(long, default_value_t = 10.0)]
+    pub end_lr: f64,
+    /// Steps of the ramp (one batch each).
+    #[arg(long, default_value_t = 100)]
+    pub num_steps: usize,
+    /// exponential (fastai) or linear (Smith's original test).
+    #[arg(long, default_value = "exponential")]
+    pub ramp: String,
+    /// Samples per step.
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Smoothing of the debiased exponential moving average of the loss.
+    #[arg(long, default_value_t = 0.98)]
+    pub beta: f64,
+    /// Stop when the smoothed loss exceeds this multiple of its minimum.
+    #[arg(long, default_value_t = 4.0)]
+    pub diverge_factor: f64,
+    /// Suggestion marked in the plot and printed first: valley, steep, minimum or slide.
+    #[arg(long, default_value = "valley")]
+    pub suggestion: String,
+    /// Rerun with this many seeds (seed, seed+1, …) and report the spread of every suggestion.
+    #[arg(long, default_value_t = 1)]
+    pub repeats: usize,
+    /// Seed of the first repeat (initialisation and batch order).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Compute device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Directory for lr_find.csv, lr_find.svg and lr_find.json.
+    #[arg(long, value_name = "DIR", default_value = "reports/lr-find")]
+    pub out: PathBuf,
 }
 
 /// Output format of `lrcast schedule`.

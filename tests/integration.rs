@@ -2,5 +2,6 @@
 
 mod bad_input;
 mod common;
+mod lr_find;
 mod pipeline;
 mod schedule;
