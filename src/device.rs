@@ -69,6 +69,33 @@ impl ComputeDevice {
     }
 }
 
+/// Work that runs on any autodiff backend; [`run_on`] picks the backend for a [`ComputeDevice`].
+pub trait OnBackend {
+    /// What the work returns.
+    type Output;
+    /// Do the work on backend `B`.
+    fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: &B::Device) -> Self::Output;
+}
+
+/// Run `work` on `device`: burn's flex CPU backend, or CUDA (with the `cuda` feature). This is the
+/// one place that maps devices to backends.
+pub fn run_on<W: OnBackend>(device: ComputeDevice, work: W) -> Result<W::Output, Error> {
+    device.check_available()?;
+    match device {
+        ComputeDevice::Cpu => {
+            use burn::backend::{Autodiff, Flex};
+            Ok(work.run::<Autodiff<Flex>>(&Default::default()))
+        }
+        #[cfg(feature = "cuda")]
+        ComputeDevice::Cuda(index) => {
+            use burn::backend::{Autodiff, Cuda, cuda::CudaDevice};
+            Ok(work.run::<Autodiff<Cuda>>(&CudaDevice::new(index)))
+        }
+        #[cfg(not(feature = "cuda"))]
+        ComputeDevice::Cuda(_) => unreachable!("check_available rejects CUDA without the feature"),
+    }
+}
+
 #[cfg(feature = "cuda")]
 fn cuda_probe(index: usize) -> Result<(), String> {
     use burn::backend::Cuda;

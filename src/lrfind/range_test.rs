@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{RangeTestConfig, RangeTestCurve};
 use crate::data::Dataset;
-use crate::device::ComputeDevice;
+use crate::device::{ComputeDevice, OnBackend, run_on};
 use crate::error::{Error, Result};
 use crate::model::{Arch, Classifier, cnn1d::Cnn1d, mlp::Mlp};
 use crate::train::optimizer::{ScheduledSgd, StepHyperparams};
@@ -37,30 +37,14 @@ pub fn run_range_test(
             data.task
         )));
     }
-    device.check_available()?;
-    match device {
-        ComputeDevice::Cpu => {
-            use burn::backend::{Autodiff, Flex};
-            Ok(run_range_test_on::<Autodiff<Flex>>(
-                &Default::default(),
-                arch,
-                data,
-                cfg,
-            ))
+    struct RangeTest<'a>(&'a Arch, &'a Dataset, &'a RangeTestConfig);
+    impl OnBackend for RangeTest<'_> {
+        type Output = RangeTestCurve;
+        fn run<B: AutodiffBackend>(self, device: &B::Device) -> RangeTestCurve {
+            run_range_test_on::<B>(device, self.0, self.1, self.2)
         }
-        #[cfg(feature = "cuda")]
-        ComputeDevice::Cuda(index) => {
-            use burn::backend::{Autodiff, Cuda, cuda::CudaDevice};
-            Ok(run_range_test_on::<Autodiff<Cuda>>(
-                &CudaDevice::new(index),
-                arch,
-                data,
-                cfg,
-            ))
-        }
-        #[cfg(not(feature = "cuda"))]
-        ComputeDevice::Cuda(_) => unreachable!("check_available rejects CUDA without the feature"),
     }
+    run_on(device, RangeTest(arch, data, cfg))
 }
 
 /// Run one LR range test on an explicit autodiff backend `B` (`cfg` must be valid and the

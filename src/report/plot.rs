@@ -143,6 +143,7 @@ pub fn holdout_mae(report: &Report) -> Result<String> {
                 }
             })
             .y_desc("MAE (top-1)")
+            .light_line_style(WHITE)
             .draw()
             .map_err(plot_error)?;
         let width = 0.6 / models.len().max(1) as f64;
@@ -182,7 +183,7 @@ pub fn holdout_mae(report: &Report) -> Result<String> {
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
+            .position(SeriesLabelPosition::LowerRight)
             .draw()
             .map_err(plot_error)?;
         root.present().map_err(plot_error)?;

@@ -12,7 +12,7 @@ use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 
 use super::optimizer::{ScheduledSgd, StepHyperparams};
 use crate::data::Dataset;
-use crate::device::ComputeDevice;
+use crate::device::{ComputeDevice, OnBackend, run_on};
 use crate::error::Result;
 use crate::model::{Arch, Classifier, cnn1d::Cnn1d, mlp::Mlp};
 
@@ -43,20 +43,14 @@ pub fn time_steps(
     steps: usize,
     repeats: usize,
 ) -> Result<StepTiming> {
-    device.check_available()?;
-    let per_repeat = match device {
-        ComputeDevice::Cpu => {
-            use burn::backend::{Autodiff, Flex};
-            time_on::<Autodiff<Flex>>(&Default::default(), arch, data, batch_size, steps, repeats)
+    struct Timing<'a>(&'a Arch, &'a Dataset, usize, usize, usize);
+    impl OnBackend for Timing<'_> {
+        type Output = Vec<f64>;
+        fn run<B: AutodiffBackend>(self, device: &B::Device) -> Vec<f64> {
+            time_on::<B>(device, self.0, self.1, self.2, self.3, self.4)
         }
-        #[cfg(feature = "cuda")]
-        ComputeDevice::Cuda(i) => {
-            use burn::backend::{Autodiff, Cuda, cuda::CudaDevice};
-            time_on::<Autodiff<Cuda>>(&CudaDevice::new(i), arch, data, batch_size, steps, repeats)
-        }
-        #[cfg(not(feature = "cuda"))]
-        ComputeDevice::Cuda(_) => unreachable!("check_available rejects CUDA without the feature"),
-    };
+    }
+    let per_repeat = run_on(device, Timing(arch, data, batch_size, steps, repeats))?;
     let mut sorted = per_repeat.clone();
     sorted.sort_by(f64::total_cmp);
     Ok(StepTiming {

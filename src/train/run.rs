@@ -15,8 +15,8 @@ use rand_chacha::ChaCha8Rng;
 use super::optimizer::{ScheduledSgd, StepHyperparams};
 use super::{EpochRecord, TrainOutcome, TrainSettings, evaluate_logits};
 use crate::data::Dataset;
-use crate::device::ComputeDevice;
-use crate::error::{Error, Result};
+use crate::device::{ComputeDevice, OnBackend, run_on};
+use crate::error::Result;
 use crate::model::{Arch, Classifier, cnn1d::Cnn1d, mlp::Mlp};
 use crate::schedule::LrPolicy;
 
@@ -28,34 +28,20 @@ pub fn train(
     policy: &LrPolicy,
     settings: &TrainSettings,
 ) -> Result<TrainOutcome> {
-    match device {
-        ComputeDevice::Cpu => {
-            use burn::backend::{Autodiff, Flex};
-            Ok(train_on::<Autodiff<Flex>>(
-                &Default::default(),
-                device,
-                arch,
-                data,
-                policy,
-                settings,
-            ))
+    struct Training<'a>(
+        ComputeDevice,
+        &'a Arch,
+        &'a Dataset,
+        &'a LrPolicy,
+        &'a TrainSettings,
+    );
+    impl OnBackend for Training<'_> {
+        type Output = TrainOutcome;
+        fn run<B: AutodiffBackend>(self, device: &B::Device) -> TrainOutcome {
+            train_on::<B>(device, self.0, self.1, self.2, self.3, self.4)
         }
-        #[cfg(feature = "cuda")]
-        ComputeDevice::Cuda(index) => {
-            use burn::backend::{Autodiff, Cuda, cuda::CudaDevice};
-            Ok(train_on::<Autodiff<Cuda>>(
-                &CudaDevice::new(index),
-                device,
-                arch,
-                data,
-                policy,
-                settings,
-            ))
-        }
-        #[cfg(not(feature = "cuda"))]
-        ComputeDevice::Cuda(_) => Err(device.check_available().unwrap_err()),
     }
-    .map_err(|e: Error| e)
+    run_on(device, Training(device, arch, data, policy, settings))
 }
 
 /// Train on an explicit autodiff backend `B`.
