@@ -39,6 +39,10 @@ pub fn render(r: &Report) -> String {
     if r.extrapolation.is_empty() {
         let _ = writeln!(out, "- No extreme-value holdout could be scored.");
     }
+    out.push('\n');
+    for file in ["lr_sensitivity.svg", "holdout_mae.svg"] {
+        let _ = writeln!(out, "![{0}](figures/{file})\n", super::plot::caption(file));
+    }
     let _ = writeln!(
         out,
         "\n## Corpus\n\n{} runs ({} diverged), trained on {} in {:.1} s of training time.\n",

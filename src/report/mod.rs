@@ -111,8 +111,10 @@ pub struct Report {
 /// Mean final top-1 against base LR for one (architecture, policy).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LrCurve {
-    /// `arch / policy`.
-    pub label: String,
+    /// Architecture spec.
+    pub arch: String,
+    /// Policy name.
+    pub policy: String,
     /// `(base_lr, mean top-1)` sorted by LR.
     pub points: Vec<(f64, f64)>,
 }
@@ -207,7 +209,8 @@ pub fn build(
                 .collect();
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
             LrCurve {
-                label: format!("{a} / {p}"),
+                arch: a,
+                policy: p,
                 points,
             }
         })

@@ -34,69 +34,102 @@ pub fn figures(report: &Report) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-/// Mean final top-1 against base LR (log scale), one line per architecture / policy.
+/// One-line caption of a figure file.
+pub fn caption(file: &str) -> &'static str {
+    match file {
+        "lr_sensitivity.svg" => {
+            "Final test top-1 against base LR, one panel per architecture and one line per policy \
+             (mean over weight decay and seeds)."
+        }
+        "holdout_mae.svg" => {
+            "Mean absolute error of every model on every holdout; hollow markers are baselines."
+        }
+        _ => "",
+    }
+}
+
+/// Mean final top-1 against base LR (log scale): one panel per architecture, one line per policy.
 pub fn lr_sensitivity(report: &Report) -> Result<String> {
+    let mut archs: Vec<&str> = report.lr_curves.iter().map(|c| c.arch.as_str()).collect();
+    archs.dedup();
+    let mut policies: Vec<&str> = report.lr_curves.iter().map(|c| c.policy.as_str()).collect();
+    policies.sort_unstable();
+    policies.dedup();
+    let lrs: Vec<f64> = report
+        .lr_curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.0))
+        .collect();
+    let (lo, hi) = lrs
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let (lo, hi) = if lo < hi {
+        (lo / 1.5, hi * 1.5)
+    } else {
+        (lo / 10.0, lo * 10.0)
+    };
+    let columns = archs.len().clamp(1, 3);
+    let rows = archs.len().div_ceil(columns);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let size = (WIDTH.max(320 * columns as u32), 60 + 330 * rows as u32);
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
-        let lrs: Vec<f64> = report
-            .lr_curves
-            .iter()
-            .flat_map(|c| c.points.iter().map(|p| p.0))
-            .collect();
-        let (lo, hi) = lrs
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                (a.min(v), b.max(v))
-            });
-        let (lo, hi) = if lo < hi {
-            (lo / 1.5, hi * 1.5)
-        } else {
-            (lo / 10.0, lo * 10.0)
-        };
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Final test top-1 vs base learning rate", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d((lo..hi).log_scale(), 0.0..1.0)
+        let root = root
+            .titled("Final test top-1 vs base learning rate", ("sans-serif", 18))
             .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("base LR")
-            .y_desc("top-1 (mean over other settings)")
-            .x_label_formatter(&|v| format!("{v:.0e}"))
-            .draw()
-            .map_err(plot_error)?;
-        for (i, curve) in report.lr_curves.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
-            let style = if i < PALETTE.len() {
-                color.stroke_width(2)
-            } else {
-                color.stroke_width(1)
-            };
+        let panels = root.split_evenly((rows, columns));
+        for (panel, arch) in panels.iter().zip(&archs) {
+            let mut chart = ChartBuilder::on(panel)
+                .caption(*arch, ("sans-serif", 14))
+                .margin(8)
+                .x_label_area_size(36)
+                .y_label_area_size(44)
+                .build_cartesian_2d((lo..hi).log_scale(), 0.0..1.0)
+                .map_err(plot_error)?;
             chart
-                .draw_series(LineSeries::new(curve.points.iter().copied(), style))
-                .map_err(plot_error)?
-                .label(curve.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+                .configure_mesh()
+                .x_desc("base LR")
+                .y_desc("top-1")
+                .x_label_formatter(&|v| format!("{v:.0e}"))
+                .light_line_style(WHITE)
+                .draw()
+                .map_err(plot_error)?;
+            for curve in report.lr_curves.iter().filter(|c| c.arch == *arch) {
+                let k = policies
+                    .iter()
+                    .position(|p| *p == curve.policy)
+                    .unwrap_or(0);
+                let color = PALETTE[k % PALETTE.len()];
+                chart
+                    .draw_series(LineSeries::new(
+                        curve.points.iter().copied(),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(plot_error)?
+                    .label(curve.policy.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                    });
+                chart
+                    .draw_series(
+                        curve
+                            .points
+                            .iter()
+                            .map(|&p| Circle::new(p, 3, color.filled())),
+                    )
+                    .map_err(plot_error)?;
+            }
             chart
-                .draw_series(
-                    curve
-                        .points
-                        .iter()
-                        .map(|&p| Circle::new(p, 3, color.filled())),
-                )
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.3))
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()
                 .map_err(plot_error)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(plot_error)?;
         root.present().map_err(plot_error)?;
     }
     Ok(svg)
