@@ -374,19 +374,23 @@ fn lr_find(args: LrFindArgs, quiet: bool) -> Result<()> {
 /// `lrcast bench`: ms per training step, one JSON line per architecture.
 fn bench(args: BenchArgs) -> Result<()> {
     let device = parse_device(&args.device)?;
+    if args.batch_size == 0 {
+        return Err(Error::BadArgument {
+            flag: "--batch-size".into(),
+            value: "0".into(),
+            message: "must be positive".into(),
+        });
+    }
+    let archs = args
+        .archs
+        .iter()
+        .map(|text| parse_arch(text))
+        .collect::<Result<Vec<_>>>()?;
     let data = crate::data::Task::Mnist1d(Default::default()).load();
-    for text in &args.archs {
-        let arch = parse_arch(text)?;
-        if args.batch_size == 0 {
-            return Err(Error::BadArgument {
-                flag: "--batch-size".into(),
-                value: "0".into(),
-                message: "must be positive".into(),
-            });
-        }
+    for arch in &archs {
         let timing = crate::train::bench::time_steps(
             device,
-            &arch,
+            arch,
             &data,
             args.batch_size,
             args.steps,

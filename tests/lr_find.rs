@@ -1,6 +1,6 @@
 //! `lrcast lr-find`: real range tests on a tiny MLP, outputs, spread over repeats, bad input.
 
-use crate::common::{files_under, lrcast, stderr};
+use crate::common::{files_under, lrcast, stderr, stdout};
 
 #[test]
 fn range_test_writes_csv_svg_json_and_reports_the_spread() {
@@ -22,7 +22,7 @@ fn range_test_writes_csv_svg_json_and_reports_the_spread() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = stdout(&out);
     assert!(
         text.contains("valley") && text.contains("3 repeat(s)"),
         "{text}"

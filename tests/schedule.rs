@@ -1,10 +1,6 @@
 //! `lrcast schedule`: printed sequences, formats, the plot, the policy list, and bad input (exit 2).
 
-use crate::common::{lrcast, stderr};
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::common::{lrcast, stderr, stdout};
 
 #[test]
 fn prints_csv_with_momentum_when_the_policy_cycles_it() {

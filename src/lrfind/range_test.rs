@@ -16,7 +16,7 @@ use super::{RangeTestConfig, RangeTestCurve};
 use crate::data::Dataset;
 use crate::device::{ComputeDevice, OnBackend, run_on};
 use crate::error::{Error, Result};
-use crate::model::{Arch, Classifier, cnn1d::Cnn1d, mlp::Mlp};
+use crate::model::{Arch, Classifier, OnModel, with_model};
 use crate::train::optimizer::{ScheduledSgd, StepHyperparams};
 
 /// Offset of the batch-order stream from the seed, so it is independent of the weights' stream
@@ -55,17 +55,26 @@ pub fn run_range_test_on<B: AutodiffBackend>(
     data: &Dataset,
     cfg: &RangeTestConfig,
 ) -> RangeTestCurve {
-    let (len, classes) = (data.input_len, data.num_classes);
-    match arch {
-        Arch::Mlp { hidden } => {
-            let model = Mlp::<B>::new(len, hidden, classes, cfg.seed, device);
-            ramp(model, device, data, cfg)
-        }
-        Arch::Cnn1d { channels } => {
-            let model = Cnn1d::<B>::new(len, *channels, classes, cfg.seed, device);
-            ramp(model, device, data, cfg)
+    struct Ramp<'a, B: AutodiffBackend>(&'a B::Device, &'a Dataset, &'a RangeTestConfig);
+    impl<B: AutodiffBackend> OnModel<B> for Ramp<'_, B> {
+        type Output = RangeTestCurve;
+        fn run<M>(self, model: M) -> RangeTestCurve
+        where
+            M: AutodiffModule<B> + Classifier<B>,
+            M::InnerModule: Classifier<B::InnerBackend>,
+        {
+            ramp(model, self.0, self.1, self.2)
         }
     }
+    let work = Ramp::<B>(device, data, cfg);
+    with_model(
+        arch,
+        data.input_len,
+        data.num_classes,
+        cfg.seed,
+        device,
+        work,
+    )
 }
 
 /// Debiased EMA of the loss with the divergence stop (fastai's `AvgSmoothLoss` + `LRFinder`).

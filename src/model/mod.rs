@@ -4,7 +4,8 @@ pub mod cnn1d;
 pub mod init;
 pub mod mlp;
 
-use burn::module::Module;
+use burn::module::{AutodiffModule, Module};
+use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, backend::Backend};
 
 use crate::spec::KeyValueSpec;
@@ -13,6 +14,45 @@ use crate::spec::KeyValueSpec;
 pub trait Classifier<B: Backend>: Module<B> {
     /// `x: [batch, input_len]` → logits `[batch, num_classes]`.
     fn logits(&self, x: Tensor<B, 2>) -> Tensor<B, 2>;
+}
+
+/// Work that runs on any trainable classifier of backend `B`; [`with_model`] builds the model.
+pub trait OnModel<B: AutodiffBackend> {
+    /// What the work returns.
+    type Output;
+    /// Do the work with `model`.
+    fn run<M>(self, model: M) -> Self::Output
+    where
+        M: AutodiffModule<B> + Classifier<B>,
+        M::InnerModule: Classifier<B::InnerBackend>;
+}
+
+/// Build `arch` for inputs of `input_len` and `num_classes` classes, initialised from `seed`, and
+/// hand it to `work`. This is the one place that maps architectures to model types.
+pub fn with_model<B: AutodiffBackend, W: OnModel<B>>(
+    arch: &Arch,
+    input_len: usize,
+    num_classes: usize,
+    seed: u64,
+    device: &B::Device,
+    work: W,
+) -> W::Output {
+    match arch {
+        Arch::Mlp { hidden } => work.run(mlp::Mlp::<B>::new(
+            input_len,
+            hidden,
+            num_classes,
+            seed,
+            device,
+        )),
+        Arch::Cnn1d { channels } => work.run(cnn1d::Cnn1d::<B>::new(
+            input_len,
+            *channels,
+            num_classes,
+            seed,
+            device,
+        )),
+    }
 }
 
 /// A validated architecture, parsed from a spec such as `mlp:hidden=100;100` or `cnn1d:channels=25`.

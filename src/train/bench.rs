@@ -14,7 +14,7 @@ use super::optimizer::{ScheduledSgd, StepHyperparams};
 use crate::data::Dataset;
 use crate::device::{ComputeDevice, OnBackend, run_on};
 use crate::error::Result;
-use crate::model::{Arch, Classifier, cnn1d::Cnn1d, mlp::Mlp};
+use crate::model::{Arch, Classifier, OnModel, with_model};
 
 /// Warm-up steps before timing.
 const WARMUP_STEPS: usize = 20;
@@ -70,17 +70,19 @@ fn time_on<B: AutodiffBackend>(
     steps: usize,
     repeats: usize,
 ) -> Vec<f64> {
-    let (len, classes) = (data.input_len, data.num_classes);
-    match arch {
-        Arch::Mlp { hidden } => {
-            let model = Mlp::<B>::new(len, hidden, classes, 0, device);
-            time_model(model, device, data, batch_size, steps, repeats)
-        }
-        Arch::Cnn1d { channels } => {
-            let model = Cnn1d::<B>::new(len, *channels, classes, 0, device);
-            time_model(model, device, data, batch_size, steps, repeats)
+    struct Time<'a, B: AutodiffBackend>(&'a B::Device, &'a Dataset, usize, usize, usize);
+    impl<B: AutodiffBackend> OnModel<B> for Time<'_, B> {
+        type Output = Vec<f64>;
+        fn run<M>(self, model: M) -> Vec<f64>
+        where
+            M: AutodiffModule<B> + Classifier<B>,
+            M::InnerModule: Classifier<B::InnerBackend>,
+        {
+            time_model(model, self.0, self.1, self.2, self.3, self.4)
         }
     }
+    let work = Time::<B>(device, data, batch_size, steps, repeats);
+    with_model(arch, data.input_len, data.num_classes, 0, device, work)
 }
 
 fn time_model<B, M>(

@@ -17,7 +17,7 @@ use super::{EpochRecord, TrainOutcome, TrainSettings, evaluate_logits};
 use crate::data::Dataset;
 use crate::device::{ComputeDevice, OnBackend, run_on};
 use crate::error::Result;
-use crate::model::{Arch, Classifier, cnn1d::Cnn1d, mlp::Mlp};
+use crate::model::{Arch, Classifier, OnModel, with_model};
 use crate::schedule::LrPolicy;
 
 /// Train `arch` on `data` with `policy` on the chosen device.
@@ -53,17 +53,45 @@ pub fn train_on<B: AutodiffBackend>(
     policy: &LrPolicy,
     settings: &TrainSettings,
 ) -> TrainOutcome {
-    let (len, classes) = (data.input_len, data.num_classes);
-    match arch {
-        Arch::Mlp { hidden } => {
-            let model = Mlp::<B>::new(len, hidden, classes, settings.seed, device);
-            fit(model, device, device_name, data, policy, settings)
-        }
-        Arch::Cnn1d { channels } => {
-            let model = Cnn1d::<B>::new(len, *channels, classes, settings.seed, device);
-            fit(model, device, device_name, data, policy, settings)
+    struct Fit<'a, B: AutodiffBackend> {
+        device: &'a B::Device,
+        device_name: ComputeDevice,
+        data: &'a Dataset,
+        policy: &'a LrPolicy,
+        settings: &'a TrainSettings,
+    }
+    impl<B: AutodiffBackend> OnModel<B> for Fit<'_, B> {
+        type Output = TrainOutcome;
+        fn run<M>(self, model: M) -> TrainOutcome
+        where
+            M: AutodiffModule<B> + Classifier<B>,
+            M::InnerModule: Classifier<B::InnerBackend>,
+        {
+            fit(
+                model,
+                self.device,
+                self.device_name,
+                self.data,
+                self.policy,
+                self.settings,
+            )
         }
     }
+    let work = Fit::<B> {
+        device,
+        device_name,
+        data,
+        policy,
+        settings,
+    };
+    with_model(
+        arch,
+        data.input_len,
+        data.num_classes,
+        settings.seed,
+        device,
+        work,
+    )
 }
 
 /// Running summary of the learning rates actually applied.
