@@ -81,6 +81,11 @@ pub enum Error {
     #[error("device `{device}`: {message}")]
     DeviceUnsupported { device: String, message: String },
 
+    /// A data file (a shipped dataset or one at a path the user gave) is missing, truncated or not
+    /// in the expected format.
+    #[error("{path}: {message}")]
+    DataFile { path: PathBuf, message: String },
+
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -113,7 +118,8 @@ impl Error {
             | Error::BadArgument { .. }
             | Error::OutputNotWritable { .. }
             | Error::MissingInput { .. }
-            | Error::DeviceUnsupported { .. } => 2,
+            | Error::DeviceUnsupported { .. }
+            | Error::DataFile { .. } => 2,
             Error::Device { .. }
             | Error::Io { .. }
             | Error::Corpus { .. }
@@ -135,6 +141,14 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// A data-file error naming the file and what was expected of it.
+    pub fn data_file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::DataFile {
+            path: path.into(),
+            message: message.into(),
         }
     }
 
