@@ -635,3 +635,25 @@ epochs = 2
         assert!(err.to_string().contains("listed twice"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod run_id_stability {
+    use super::*;
+
+    /// Run ids of three runs of the default experiment as lrcast 0.1.0 planned it. A corpus written
+    /// by 0.1.0 must keep resuming: new spec fields left at their defaults must not change these.
+    #[test]
+    fn run_ids_of_lrcast_0_1_0_default_runs_are_pinned() {
+        let text = include_str!("../../tests/fixtures/v0_1_0/default_recipe.toml");
+        let plan = parse(text, Path::new("default.toml"), "default").unwrap();
+        let pinned = [
+            (0, "9bde20bb0ecd5f0b"),
+            (77, "e4c958a0a846f25a"),
+            (383, "5d5767baffdbc640"),
+        ];
+        assert_eq!(plan.runs.len(), 384);
+        for (index, id) in pinned {
+            assert_eq!(plan.runs[index].run_id, id, "{}", plan.runs[index].canonical());
+        }
+    }
+}
