@@ -59,9 +59,16 @@ pub fn generate(
     let mut datasets: HashMap<String, Dataset> = HashMap::new();
     let mut diverged = 0;
     for run in &todo {
-        let data = datasets
-            .entry(run.task.spec_string())
-            .or_insert_with(|| run.task.load());
+        let key = format!("{};{:?}", run.task.spec_string(), run.validation);
+        if !datasets.contains_key(&key) {
+            let data = run.task.load()?;
+            let data = match run.validation {
+                Some(v) => data.carve_validation(v.fraction, v.seed),
+                None => data,
+            };
+            datasets.insert(key.clone(), data);
+        }
+        let data = &datasets[&key];
         let outcome = train(device, &run.arch, data, &run.lr_policy, &run.settings)?;
         let finished_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)

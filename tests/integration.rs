@@ -3,5 +3,6 @@
 mod bad_input;
 mod common;
 mod lr_find;
+mod old_corpus;
 mod pipeline;
 mod schedule;

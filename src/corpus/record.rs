@@ -18,6 +18,8 @@ pub enum Cell {
     I64(i64),
     /// Nullable integer.
     OptI64(Option<i64>),
+    /// Nullable float.
+    OptF64(Option<f64>),
     /// Boolean.
     Bool(bool),
     /// Float list.
@@ -33,6 +35,7 @@ impl Cell {
             Cell::F64(_) => Kind::F64,
             Cell::I64(_) => Kind::I64,
             Cell::OptI64(_) => Kind::OptI64,
+            Cell::OptF64(_) => Kind::OptF64,
             Cell::Bool(_) => Kind::Bool,
             Cell::ListF64(_) => Kind::ListF64,
             Cell::ListI64(_) => Kind::ListI64,
@@ -46,6 +49,7 @@ impl Cell {
             Cell::F64(v) => Column::new(name, [v]),
             Cell::I64(v) => Column::new(name, [v]),
             Cell::OptI64(v) => Column::new(name, [v]),
+            Cell::OptF64(v) => Column::new(name, [v]),
             Cell::Bool(v) => Column::new(name, [v]),
             Cell::ListF64(v) => Column::new(name, [Series::new(PlSmallStr::EMPTY, v)]),
             Cell::ListI64(v) => Column::new(name, [Series::new(PlSmallStr::EMPTY, v)]),
@@ -84,6 +88,19 @@ impl RunRecord {
         };
         let m = &outcome.final_metrics;
         let s = &run.settings;
+        let last = outcome.epochs.last();
+        let val = last.and_then(|e| e.validation);
+        let train_eval = last.map(|e| e.train_eval);
+        let final_norm = last
+            .filter(|e| !e.bn_weight_norms.is_empty())
+            .map(|e| e.bn_weight_norms.iter().map(|n| n * n).sum::<f64>().sqrt());
+        let pooled_norms: Vec<f64> = outcome
+            .epochs
+            .iter()
+            .filter(|e| !e.bn_weight_norms.is_empty())
+            .map(|e| e.bn_weight_norms.iter().map(|n| n * n).sum::<f64>().sqrt())
+            .collect();
+        let ensemble = outcome.ensemble.as_ref();
         let cell = |name: &'static str| -> Cell {
             match name {
                 "run_id" => Cell::Str(run.run_id.clone()),
@@ -101,7 +118,7 @@ impl RunRecord {
                 "arch_family" => Cell::Str(run.arch.family().into()),
                 "num_params" => Cell::I64(
                     run.arch
-                        .num_params(run.task.input_len(), run.task.num_classes())
+                        .num_params(&run.task.shape(), run.task.num_classes())
                         as i64,
                 ),
                 "policy" => Cell::Str(run.policy.to_string()),
@@ -111,9 +128,9 @@ impl RunRecord {
                 "lr_peak" => Cell::F64(planned.peak),
                 "lr_final" => Cell::F64(planned.last),
                 "lr_mean" => Cell::F64(planned.mean),
-                "optimizer" => Cell::Str(run.optimizer.clone()),
+                "optimizer" => Cell::Str(s.optimizer.kind.name().into()),
                 "momentum" => Cell::F64(s.momentum),
-                "nesterov" => Cell::Bool(s.nesterov),
+                "nesterov" => Cell::Bool(s.optimizer.nesterov),
                 "weight_decay" => Cell::F64(s.weight_decay),
                 "batch_size" => Cell::I64(s.batch_size as i64),
                 "epochs" => Cell::I64(s.epochs as i64),
@@ -122,10 +139,33 @@ impl RunRecord {
                 "seed" => Cell::I64(s.seed as i64),
                 "divergence_factor" => Cell::F64(s.divergence_factor),
                 "target_accuracy" => Cell::F64(s.target_accuracy),
+                "data_seed" => Cell::I64(s.data_seed as i64),
+                "decoupled_weight_decay" => Cell::Bool(s.optimizer.decoupled_weight_decay),
+                "beta2" => Cell::F64(s.optimizer.beta2),
+                "eps" => Cell::F64(s.optimizer.eps),
+                "clip_grad_norm" => Cell::OptF64(s.optimizer.clip_grad_norm),
+                "label_smoothing" => Cell::F64(s.label_smoothing),
+                "dropout" => Cell::F64(run.arch.dropout()),
+                "input_shape" => Cell::Str(
+                    run.task
+                        .shape()
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join("x"),
+                ),
+                "num_classes" => Cell::I64(run.task.num_classes() as i64),
+                "validation" => Cell::F64(run.validation.map_or(0.0, |v| v.fraction)),
+                "validation_seed" => Cell::I64(run.validation.map_or(0, |v| v.seed as i64)),
+                "n_val" => Cell::I64(run.n_val() as i64),
+                "outcome" => Cell::Str(outcome.outcome.name().into()),
                 "top1" => Cell::F64(m.top1),
                 "top5" => Cell::F64(m.top5),
                 "mean_confidence" => Cell::F64(m.mean_confidence),
                 "confidence_std" => Cell::F64(m.confidence_std),
+                "avg_confidence" => Cell::F64(m.avg_confidence),
+                "confidence_dev" => Cell::F64(m.confidence_dev),
+                "class_confidence_dev" => Cell::F64(m.class_confidence_dev),
                 "test_loss" => Cell::F64(m.loss),
                 "train_loss" => Cell::F64(outcome.final_train_loss),
                 "best_top1" => Cell::F64(outcome.best_top1),
@@ -133,6 +173,28 @@ impl RunRecord {
                 "diverged_at_step" => Cell::OptI64(outcome.diverged_at_step.map(|v| v as i64)),
                 "steps_done" => Cell::I64(outcome.steps as i64),
                 "steps_to_target" => Cell::OptI64(outcome.steps_to_target.map(|v| v as i64)),
+                "target_split" => Cell::Str(outcome.target_split.into()),
+                "val_top1" => Cell::OptF64(val.map(|v| v.top1)),
+                "val_top5" => Cell::OptF64(val.map(|v| v.top5)),
+                "val_loss" => Cell::OptF64(val.map(|v| v.loss)),
+                "val_avg_confidence" => Cell::OptF64(val.map(|v| v.avg_confidence)),
+                "train_eval_top1" => Cell::F64(train_eval.map_or(f64::NAN, |t| t.top1)),
+                "train_eval_loss" => Cell::F64(train_eval.map_or(f64::NAN, |t| t.loss)),
+                "loss_gap" => Cell::F64(m.loss - train_eval.map_or(f64::NAN, |t| t.loss)),
+                "bn_layers" => Cell::Str(outcome.bn_layers.join(";")),
+                "weight_norm" => Cell::OptF64(final_norm),
+                "effective_lr" => {
+                    Cell::OptF64(final_norm.and_then(|w| last.map(|e| e.lr / (w * w))))
+                }
+                "loss_spikes" => Cell::I64(outcome.spikes.spikes as i64),
+                "loss_spike_period" => Cell::OptF64(outcome.spikes.period),
+                "sawtooth" => Cell::Bool(outcome.spikes.periodic),
+                "snapshots" => Cell::I64(ensemble.map_or(0, |e| e.snapshots as i64)),
+                "ensemble_top1" => Cell::OptF64(ensemble.map(|e| e.test.top1)),
+                "ensemble_test_loss" => Cell::OptF64(ensemble.map(|e| e.test.loss)),
+                "ensemble_val_top1" => {
+                    Cell::OptF64(ensemble.and_then(|e| e.validation.map(|v| v.top1)))
+                }
                 "curve_steps" => {
                     Cell::ListI64(outcome.epochs.iter().map(|e| e.steps as i64).collect())
                 }
@@ -143,6 +205,44 @@ impl RunRecord {
                 "curve_top5" => curve(&|e| e.test.top5),
                 "curve_mean_confidence" => curve(&|e| e.test.mean_confidence),
                 "curve_confidence_std" => curve(&|e| e.test.confidence_std),
+                "curve_avg_confidence" => curve(&|e| e.test.avg_confidence),
+                "curve_val_top1" => Cell::ListF64(
+                    outcome
+                        .epochs
+                        .iter()
+                        .filter_map(|e| e.validation.map(|v| v.top1))
+                        .collect(),
+                ),
+                "curve_val_loss" => Cell::ListF64(
+                    outcome
+                        .epochs
+                        .iter()
+                        .filter_map(|e| e.validation.map(|v| v.loss))
+                        .collect(),
+                ),
+                "curve_train_eval_top1" => curve(&|e| e.train_eval.top1),
+                "curve_train_eval_loss" => curve(&|e| e.train_eval.loss),
+                "curve_weight_norm" => Cell::ListF64(pooled_norms.clone()),
+                "curve_effective_lr" => Cell::ListF64(
+                    outcome
+                        .epochs
+                        .iter()
+                        .zip(&pooled_norms)
+                        .map(|(e, w)| e.lr / (w * w))
+                        .collect(),
+                ),
+                "curve_layer_weight_norm" => Cell::ListF64(
+                    outcome
+                        .epochs
+                        .iter()
+                        .flat_map(|e| e.bn_weight_norms.iter().copied())
+                        .collect(),
+                ),
+                "trace_steps" => {
+                    Cell::ListI64(outcome.norm_trace.steps.iter().map(|&s| s as i64).collect())
+                }
+                "trace_weight_norm" => Cell::ListF64(outcome.norm_trace.weight_norm.clone()),
+                "trace_effective_lr" => Cell::ListF64(outcome.norm_trace.effective_lr.clone()),
                 other => unreachable!("column `{other}` is in the schema but not produced"),
             }
         };

@@ -15,6 +15,8 @@ pub enum Kind {
     I64,
     /// 64-bit integer, null when absent.
     OptI64,
+    /// 64-bit float, null when absent.
+    OptF64,
     /// Boolean.
     Bool,
     /// List of 64-bit floats, one per evaluated epoch.
@@ -149,7 +151,56 @@ pub const COLUMNS: &[Column] = &[
         Kind::F64,
         "test top-1 whose first attainment gives steps_to_target",
     ),
+    col(
+        "data_seed",
+        Kind::I64,
+        "seed of the batch order (equal to seed unless the recipe sets grid.data_seed)",
+    ),
+    col(
+        "decoupled_weight_decay",
+        Kind::Bool,
+        "weight decay applied to the weights (AdamW, SGDW) rather than added to the gradient",
+    ),
+    col(
+        "beta2",
+        Kind::F64,
+        "Adam/AdamW β₂ (β₁ is the momentum column)",
+    ),
+    col("eps", Kind::F64, "Adam/AdamW ε"),
+    col(
+        "clip_grad_norm",
+        Kind::OptF64,
+        "global gradient-norm bound, null when not clipped",
+    ),
+    col(
+        "label_smoothing",
+        Kind::F64,
+        "label smoothing of the cross-entropy",
+    ),
+    col(
+        "dropout",
+        Kind::F64,
+        "dropout probability of the architecture (0 when none)",
+    ),
+    col(
+        "input_shape",
+        Kind::Str,
+        "shape of one example, e.g. 40 or 1x28x28",
+    ),
+    col("num_classes", Kind::I64, "classes of the task"),
+    col(
+        "validation",
+        Kind::F64,
+        "fraction of the training split held out for validation (0 when none)",
+    ),
+    col("validation_seed", Kind::I64, "seed of the validation split"),
+    col("n_val", Kind::I64, "validation samples"),
     // Outcome.
+    col(
+        "outcome",
+        Kind::Str,
+        "diverged (non-finite or exploding loss), collapsed (final training loss ≥ ln classes) or trained",
+    ),
     col(
         "top1",
         Kind::F64,
@@ -159,12 +210,27 @@ pub const COLUMNS: &[Column] = &[
     col(
         "mean_confidence",
         Kind::F64,
-        "final mean max-softmax probability on the test split",
+        "final mean max-softmax probability on the test split (not LRBench's avg_confidence)",
     ),
     col(
         "confidence_std",
         Kind::F64,
         "final standard deviation of the max-softmax probability",
+    ),
+    col(
+        "avg_confidence",
+        Kind::F64,
+        "LRBench's average confidence: mean true-class probability over correctly classified test samples",
+    ),
+    col(
+        "confidence_dev",
+        Kind::F64,
+        "LRBench's confidence deviation: standard deviation of that probability",
+    ),
+    col(
+        "class_confidence_dev",
+        Kind::F64,
+        "standard deviation over classes of each class's average confidence",
     ),
     col(
         "test_loss",
@@ -195,7 +261,85 @@ pub const COLUMNS: &[Column] = &[
     col(
         "steps_to_target",
         Kind::OptI64,
-        "steps until test top-1 first reached target_accuracy (epoch ends)",
+        "steps until top-1 on target_split first reached target_accuracy (epoch ends)",
+    ),
+    col(
+        "target_split",
+        Kind::Str,
+        "split steps_to_target was measured on: validation, or train (a fixed training subset) without one; lrcast 0.1 used test",
+    ),
+    col("val_top1", Kind::OptF64, "final validation top-1"),
+    col("val_top5", Kind::OptF64, "final validation top-5"),
+    col("val_loss", Kind::OptF64, "final validation cross-entropy"),
+    col(
+        "val_avg_confidence",
+        Kind::OptF64,
+        "final validation average confidence (LRBench)",
+    ),
+    col(
+        "train_eval_top1",
+        Kind::F64,
+        "final top-1 of the model in evaluation mode on a fixed training subset (≤ 1000 samples)",
+    ),
+    col(
+        "train_eval_loss",
+        Kind::F64,
+        "final cross-entropy on that training subset",
+    ),
+    col(
+        "loss_gap",
+        Kind::F64,
+        "test_loss − train_eval_loss (LRBench's train–test loss gap)",
+    ),
+    col(
+        "bn_layers",
+        Kind::Str,
+        "names of the weight tensors that feed batch norm, ';'-separated (empty without batch norm)",
+    ),
+    col(
+        "weight_norm",
+        Kind::OptF64,
+        "final pooled ‖w‖ = √Σ‖w_l‖² over the batch-normalised weights",
+    ),
+    col(
+        "effective_lr",
+        Kind::OptF64,
+        "final effective LR: LR of the last step / weight_norm²",
+    ),
+    col(
+        "loss_spikes",
+        Kind::I64,
+        "spikes of the per-step training loss (loss > 1.5 × median of the previous 20 steps)",
+    ),
+    col(
+        "loss_spike_period",
+        Kind::OptF64,
+        "median interval between spikes, in steps",
+    ),
+    col(
+        "sawtooth",
+        Kind::Bool,
+        "≥ 3 spikes at regular intervals (coefficient of variation < 0.5)",
+    ),
+    col(
+        "snapshots",
+        Kind::I64,
+        "snapshot-ensemble members (models at the end of each LR cycle); 0 without restarts",
+    ),
+    col(
+        "ensemble_top1",
+        Kind::OptF64,
+        "test top-1 of the snapshot ensemble (mean softmax)",
+    ),
+    col(
+        "ensemble_test_loss",
+        Kind::OptF64,
+        "test cross-entropy of the snapshot ensemble",
+    ),
+    col(
+        "ensemble_val_top1",
+        Kind::OptF64,
+        "validation top-1 of the snapshot ensemble",
     ),
     // Per-epoch curves.
     col(
@@ -229,6 +373,61 @@ pub const COLUMNS: &[Column] = &[
         "curve_confidence_std",
         Kind::ListF64,
         "confidence std at each evaluation",
+    ),
+    col(
+        "curve_avg_confidence",
+        Kind::ListF64,
+        "LRBench average confidence at each evaluation",
+    ),
+    col(
+        "curve_val_top1",
+        Kind::ListF64,
+        "validation top-1 at each evaluation (empty without validation)",
+    ),
+    col(
+        "curve_val_loss",
+        Kind::ListF64,
+        "validation loss at each evaluation",
+    ),
+    col(
+        "curve_train_eval_top1",
+        Kind::ListF64,
+        "top-1 on the training subset at each evaluation",
+    ),
+    col(
+        "curve_train_eval_loss",
+        Kind::ListF64,
+        "loss on the training subset at each evaluation",
+    ),
+    col(
+        "curve_weight_norm",
+        Kind::ListF64,
+        "pooled ‖w‖ of the batch-normalised weights at each evaluation",
+    ),
+    col(
+        "curve_effective_lr",
+        Kind::ListF64,
+        "effective LR (LR / pooled ‖w‖²) at each evaluation",
+    ),
+    col(
+        "curve_layer_weight_norm",
+        Kind::ListF64,
+        "‖w‖ per batch-normalised layer (bn_layers order) at each evaluation, flattened epoch-major",
+    ),
+    col(
+        "trace_steps",
+        Kind::ListI64,
+        "steps of the every-N-steps weight-norm trace (train.trace_every)",
+    ),
+    col(
+        "trace_weight_norm",
+        Kind::ListF64,
+        "pooled ‖w‖ at each traced step",
+    ),
+    col(
+        "trace_effective_lr",
+        Kind::ListF64,
+        "effective LR at each traced step",
     ),
 ];
 

@@ -3,36 +3,103 @@
 pub mod mnist1d;
 pub mod numpy_rng;
 
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::Result;
 use crate::spec::KeyValueSpec;
 
-/// A classification dataset in memory, split into train and test.
+/// A classification dataset in memory: train, optional validation, and test splits.
 #[derive(Debug, Clone)]
 pub struct Dataset {
     /// Canonical task spec that produced it.
     pub task: String,
+    /// Shape of one example: `[len]` for sequences, `[C, H, W]` for images, `[features]` for tables.
+    pub shape: Vec<usize>,
+    /// Number of classes.
+    pub num_classes: usize,
     /// Row-major training inputs, `n_train × input_len`.
     pub x_train: Vec<f32>,
     /// Training labels in `0..num_classes`.
     pub y_train: Vec<u8>,
+    /// Row-major validation inputs (empty without a validation split).
+    pub x_val: Vec<f32>,
+    /// Validation labels.
+    pub y_val: Vec<u8>,
     /// Row-major test inputs, `n_test × input_len`.
     pub x_test: Vec<f32>,
     /// Test labels.
     pub y_test: Vec<u8>,
-    /// Length of one input vector.
-    pub input_len: usize,
-    /// Number of classes.
-    pub num_classes: usize,
 }
 
+/// Stream offset of the validation split's seed.
+const VALIDATION_STREAM: u64 = 0x0056_A11D_A7E0;
+/// Largest training subset evaluated each epoch (train metrics, loss gap).
+pub const TRAIN_EVAL_SIZE: usize = 1000;
+
 impl Dataset {
+    /// Length of one flattened example.
+    pub fn input_len(&self) -> usize {
+        self.shape.iter().product()
+    }
     /// Number of training samples.
     pub fn n_train(&self) -> usize {
         self.y_train.len()
+    }
+    /// Number of validation samples.
+    pub fn n_val(&self) -> usize {
+        self.y_val.len()
     }
     /// Number of test samples.
     pub fn n_test(&self) -> usize {
         self.y_test.len()
     }
+
+    /// Move a seeded random `fraction` of the training split into a validation split (both keep
+    /// their original order). The same task, fraction and seed always give the same split.
+    pub fn carve_validation(mut self, fraction: f64, seed: u64) -> Self {
+        let n = self.n_train();
+        let n_val = validation_size(n, fraction);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ VALIDATION_STREAM));
+        let mut is_val = vec![false; n];
+        order[..n_val].iter().for_each(|&i| is_val[i] = true);
+        let d = self.input_len();
+        let (mut xt, mut yt, mut xv, mut yv) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, &to_validation) in is_val.iter().enumerate() {
+            let row = &self.x_train[i * d..(i + 1) * d];
+            if to_validation {
+                xv.extend_from_slice(row);
+                yv.push(self.y_train[i]);
+            } else {
+                xt.extend_from_slice(row);
+                yt.push(self.y_train[i]);
+            }
+        }
+        (self.x_train, self.y_train, self.x_val, self.y_val) = (xt, yt, xv, yv);
+        self
+    }
+
+    /// Every k-th training example, at most [`TRAIN_EVAL_SIZE`] of them (spread over the whole
+    /// split, so a split sorted by class still yields every class).
+    pub fn train_eval_subset(&self) -> (Vec<f32>, Vec<u8>) {
+        let n = self.n_train();
+        let stride = n.div_ceil(TRAIN_EVAL_SIZE).max(1);
+        let d = self.input_len();
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in (0..n).step_by(stride) {
+            x.extend_from_slice(&self.x_train[i * d..(i + 1) * d]);
+            y.push(self.y_train[i]);
+        }
+        (x, y)
+    }
+}
+
+/// Validation examples carved from `n_train` training examples.
+pub fn validation_size(n_train: usize, fraction: f64) -> usize {
+    (n_train as f64 * fraction).round() as usize
 }
 
 /// Task names accepted in specs.
@@ -115,20 +182,27 @@ impl Task {
         }
     }
 
+    /// Shape of one example.
+    pub fn shape(&self) -> Vec<usize> {
+        vec![self.input_len()]
+    }
+
     /// Generate (or load) the dataset. Deterministic for a spec.
-    pub fn load(&self) -> Dataset {
+    pub fn load(&self) -> Result<Dataset> {
         match self {
             Task::Mnist1d(config) => {
                 let data = mnist1d::generate(config);
-                Dataset {
+                Ok(Dataset {
                     task: self.spec_string(),
-                    input_len: data.seq_len,
+                    shape: vec![data.seq_len],
                     num_classes: 10,
                     x_train: data.x_train,
                     y_train: data.y_train,
+                    x_val: Vec::new(),
+                    y_val: Vec::new(),
                     x_test: data.x_test,
                     y_test: data.y_test,
-                }
+                })
             }
         }
     }

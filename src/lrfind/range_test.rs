@@ -1,23 +1,16 @@
 //! One LR range test: a fresh model, SGD with the LR ramped every step, the loss of every batch
 //! recorded before its update, stopped when the smoothed loss blows up.
 
-use std::sync::Arc;
-
 use burn::module::AutodiffModule;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 
 use super::{RangeTestConfig, RangeTestCurve};
 use crate::data::Dataset;
 use crate::device::{ComputeDevice, OnBackend, run_on};
 use crate::error::{Error, Result};
 use crate::model::{Arch, Classifier, OnModel, with_model};
-use crate::train::optimizer::{ScheduledSgd, StepHyperparams};
+use crate::train::engine::{BatchOrder, DeviceSplit, Engine, LossSettings, StepOutcome};
+use crate::train::{OptimizerSettings, StepHyperparams};
 
 /// Offset of the batch-order stream from the seed, so it is independent of the weights' stream
 /// (and differs from the training loop's, which has no bearing on results but avoids look-alikes).
@@ -67,14 +60,7 @@ pub fn run_range_test_on<B: AutodiffBackend>(
         }
     }
     let work = Ramp::<B>(device, data, cfg);
-    with_model(
-        arch,
-        data.input_len,
-        data.num_classes,
-        cfg.seed,
-        device,
-        work,
-    )
+    with_model(arch, &data.shape, data.num_classes, cfg.seed, device, work)
 }
 
 /// Debiased EMA of the loss with the divergence stop (fastai's `AvgSmoothLoss` + `LRFinder`).
@@ -108,62 +94,24 @@ impl Smoother {
     }
 }
 
-/// Batches of the training split: a seeded shuffle per pass, cycled as often as the steps need.
-struct BatchOrder {
-    rng: ChaCha8Rng,
-    order: Vec<usize>,
-    batch: usize,
-    next: usize,
-}
-
-impl BatchOrder {
-    fn new(n: usize, batch_size: usize, seed: u64) -> Self {
-        Self {
-            rng: ChaCha8Rng::seed_from_u64(seed.wrapping_add(SHUFFLE_STREAM)),
-            order: (0..n).collect(),
-            // A batch larger than the split would repeat samples within one batch; cap it.
-            batch: batch_size.min(n),
-            next: n, // forces a shuffle before the first batch
-        }
-    }
-
-    /// Next full batch. The ragged tail of a pass is dropped (as fastai's training loader does),
-    /// so no step's loss comes from a handful of samples.
-    fn next_batch(&mut self) -> Vec<i64> {
-        if self.next + self.batch > self.order.len() {
-            self.order.shuffle(&mut self.rng);
-            self.next = 0;
-        }
-        let batch = &self.order[self.next..self.next + self.batch];
-        self.next += self.batch;
-        batch.iter().map(|&i| i as i64).collect()
-    }
-}
-
-fn ramp<B, M>(
-    mut model: M,
-    device: &B::Device,
-    data: &Dataset,
-    cfg: &RangeTestConfig,
-) -> RangeTestCurve
+fn ramp<B, M>(model: M, device: &B::Device, data: &Dataset, cfg: &RangeTestConfig) -> RangeTestCurve
 where
     B: AutodiffBackend,
     M: AutodiffModule<B> + Classifier<B>,
+    M::InnerModule: Classifier<B::InnerBackend>,
 {
-    let n = data.n_train();
-    let x_train = Tensor::<B, 2>::from_data(
-        TensorData::new(data.x_train.clone(), [n, data.input_len]),
-        device,
+    let train = DeviceSplit::<B>::upload(&data.x_train, &data.y_train, data.input_len(), device);
+    // Only a non-finite loss stops the engine; the smoothed-loss rule below decides the rest.
+    let loss = LossSettings {
+        label_smoothing: 0.0,
+        divergence_bound: f64::INFINITY,
+    };
+    let mut engine = Engine::new(model, train, OptimizerSettings::default(), loss, device);
+    let mut batches = BatchOrder::new(
+        data.n_train(),
+        cfg.batch_size,
+        cfg.seed.wrapping_add(SHUFFLE_STREAM),
     );
-    let labels: Vec<i64> = data.y_train.iter().map(|&y| y as i64).collect();
-    let y_train = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [n]), device);
-
-    let hyper = Arc::new(StepHyperparams::default());
-    hyper.set_momentum(cfg.momentum);
-    hyper.set_weight_decay(cfg.weight_decay);
-    let mut optim = ScheduledSgd::new(hyper, false).into_optimizer::<B, M>();
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let mut batches = BatchOrder::new(n, cfg.batch_size, cfg.seed);
     let mut smoother = Smoother::new(cfg);
 
     let mut curve = RangeTestCurve {
@@ -176,27 +124,27 @@ where
     };
     for step in 0..cfg.num_steps {
         let lr = cfg.lr_at(step);
-        let index = batches.next_batch();
-        let index =
-            Tensor::<B, 1, Int>::from_data(TensorData::new(index.clone(), [index.len()]), device);
-        let logits = model.logits(x_train.clone().select(0, index.clone()));
-        let loss = loss_fn.forward(logits, y_train.clone().select(0, index));
-        let loss_value: f64 = loss.clone().into_scalar().elem();
-        if !loss_value.is_finite() {
-            curve.stopped_early = true;
-            break;
-        }
-        let (smoothed, diverged) = smoother.push(loss_value);
+        let hyper = StepHyperparams {
+            lr,
+            momentum: cfg.momentum,
+            weight_decay: cfg.weight_decay,
+        };
+        let loss = match engine.step(&batches.next_full_batch(), &hyper) {
+            StepOutcome::Stepped(loss) => loss,
+            StepOutcome::Diverged(_) => {
+                curve.stopped_early = true;
+                break;
+            }
+        };
+        let (smoothed, diverged) = smoother.push(loss);
         curve.lrs.push(lr);
-        curve.losses.push(loss_value);
+        curve.losses.push(loss);
         curve.smoothed.push(smoothed);
         // The diverging point is kept (fastai records it before stopping).
         if diverged {
             curve.stopped_early = step + 1 < cfg.num_steps;
             break;
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(lr, model, grads);
     }
     curve
 }
@@ -225,8 +173,8 @@ mod tests {
 
     #[test]
     fn batches_cycle_through_shuffled_passes_and_drop_the_ragged_tail() {
-        let mut order = BatchOrder::new(10, 4, 1);
-        let first_pass: Vec<i64> = (0..2).flat_map(|_| order.next_batch()).collect();
+        let mut order = BatchOrder::new(10, 4, 1u64.wrapping_add(SHUFFLE_STREAM));
+        let first_pass: Vec<usize> = (0..2).flat_map(|_| order.next_full_batch()).collect();
         let mut sorted = first_pass.clone();
         sorted.sort();
         sorted.dedup();
@@ -235,8 +183,8 @@ mod tests {
             8,
             "two batches of one pass never repeat a sample"
         );
-        let second_pass: Vec<i64> = (0..2).flat_map(|_| order.next_batch()).collect();
+        let second_pass: Vec<usize> = (0..2).flat_map(|_| order.next_full_batch()).collect();
         assert_ne!(first_pass, second_pass, "every pass reshuffles");
-        assert_eq!(BatchOrder::new(3, 128, 0).next_batch().len(), 3);
+        assert_eq!(BatchOrder::new(3, 128, 0).next_full_batch().len(), 3);
     }
 }

@@ -16,11 +16,15 @@ fn data() -> &'static Dataset {
             ..Default::default()
         })
         .load()
+        .unwrap()
     })
 }
 
 fn mlp() -> Arch {
-    Arch::Mlp { hidden: vec![32] }
+    Arch::Mlp {
+        hidden: vec![32],
+        dropout: 0.0,
+    }
 }
 
 fn cfg() -> RangeTestConfig {
@@ -127,11 +131,14 @@ fn a_range_test_does_not_change_a_later_training_run() {
         epochs: 2,
         batch_size: 32,
         seed: 3,
+        data_seed: 3,
         momentum: 0.9,
-        nesterov: false,
         weight_decay: 0.0,
+        optimizer: Default::default(),
+        label_smoothing: 0.0,
         divergence_factor: 10.0,
         target_accuracy: 0.3,
+        trace_every: 0,
     };
     let policy = LrPolicy::build(
         &PolicySpec::parse("constant:lr=0.05").unwrap(),

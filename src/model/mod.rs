@@ -14,6 +14,12 @@ use crate::spec::KeyValueSpec;
 pub trait Classifier<B: Backend>: Module<B> {
     /// `x: [batch, input_len]` → logits `[batch, num_classes]`.
     fn logits(&self, x: Tensor<B, 2>) -> Tensor<B, 2>;
+
+    /// Every weight tensor that feeds a batch-norm layer, by name, flattened (for ‖w‖ and the
+    /// effective LR); empty for models without batch norm.
+    fn bn_fed_weights(&self) -> Vec<(String, Tensor<B, 1>)> {
+        Vec::new()
+    }
 }
 
 /// Work that runs on any trainable classifier of backend `B`; [`with_model`] builds the model.
@@ -31,14 +37,15 @@ pub trait OnModel<B: AutodiffBackend> {
 /// hand it to `work`. This is the one place that maps architectures to model types.
 pub fn with_model<B: AutodiffBackend, W: OnModel<B>>(
     arch: &Arch,
-    input_len: usize,
+    input_shape: &[usize],
     num_classes: usize,
     seed: u64,
     device: &B::Device,
     work: W,
 ) -> W::Output {
+    let input_len = input_shape.iter().product();
     match arch {
-        Arch::Mlp { hidden } => work.run(mlp::Mlp::<B>::new(
+        Arch::Mlp { hidden, .. } => work.run(mlp::Mlp::<B>::new(
             input_len,
             hidden,
             num_classes,
@@ -56,10 +63,10 @@ pub fn with_model<B: AutodiffBackend, W: OnModel<B>>(
 }
 
 /// A validated architecture, parsed from a spec such as `mlp:hidden=100;100` or `cnn1d:channels=25`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Arch {
     /// Fully connected ReLU network; see [`mlp::Mlp`].
-    Mlp { hidden: Vec<usize> },
+    Mlp { hidden: Vec<usize>, dropout: f64 },
     /// MNIST-1D paper's three-layer 1-D convolutional network; see [`cnn1d::Cnn1d`].
     Cnn1d { channels: usize },
 }
@@ -79,7 +86,10 @@ impl Arch {
                         "`hidden` in `{spec}` must be layer widths in 1..=65536 separated by `;`"
                     ));
                 }
-                Ok(Arch::Mlp { hidden })
+                Ok(Arch::Mlp {
+                    hidden,
+                    dropout: 0.0,
+                })
             }
             "cnn1d" => {
                 spec.expect_keys(&["channels"])?;
@@ -96,6 +106,14 @@ impl Arch {
         }
     }
 
+    /// Dropout probability (0 for architectures without dropout).
+    pub fn dropout(&self) -> f64 {
+        match self {
+            Arch::Mlp { dropout, .. } => *dropout,
+            _ => 0.0,
+        }
+    }
+
     /// Family name (`mlp`, `cnn1d`).
     pub fn family(&self) -> &'static str {
         match self {
@@ -107,7 +125,7 @@ impl Arch {
     /// Canonical spec text with every parameter spelled out (used in run ids and as a category).
     pub fn spec_string(&self) -> String {
         match self {
-            Arch::Mlp { hidden } => format!(
+            Arch::Mlp { hidden, .. } => format!(
                 "mlp:hidden={}",
                 hidden
                     .iter()
@@ -120,9 +138,10 @@ impl Arch {
     }
 
     /// Number of trainable parameters for the given input length and class count.
-    pub fn num_params(&self, input_len: usize, num_classes: usize) -> usize {
+    pub fn num_params(&self, input_shape: &[usize], num_classes: usize) -> usize {
+        let input_len: usize = input_shape.iter().product();
         match self {
-            Arch::Mlp { hidden } => {
+            Arch::Mlp { hidden, .. } => {
                 let mut widths = vec![input_len];
                 widths.extend(hidden);
                 widths.push(num_classes);

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::model::Arch;
 use crate::schedule::PolicySpec;
 use crate::spec::KeyValueSpec;
-use crate::train::TrainSettings;
+use crate::train::{OptimizerKind, OptimizerSettings, TrainSettings};
 
 /// The embedded default experiment, used by `lrcast pipeline` without an argument.
 pub const DEFAULT_RECIPE: &str = include_str!("../../experiments/default.toml");
@@ -196,7 +196,7 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
                 path,
                 "grid.momentum",
                 m,
-                "momentum must be in [0, 1), e.g. 0.9",
+                "momentum (SGD μ, or Adam's β₁) must be in [0, 1), e.g. 0.9",
             ));
         }
     }
@@ -229,12 +229,62 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
             "must be a positive integer, e.g. 5",
         ));
     }
-    if t.optimizer != "sgd" {
+    let optimizers = validate_optimizers(&raw, path)?;
+    let data_seeds: Option<Vec<u64>> = match &g.data_seed {
+        None => None,
+        Some(seeds) => {
+            non_empty(path, "grid.data_seed", seeds)?;
+            no_duplicates(path, "grid.data_seed", seeds)?;
+            if let Some(&s) = seeds.iter().find(|&&s| s < 0) {
+                return Err(Error::recipe_value(
+                    path,
+                    "grid.data_seed",
+                    s,
+                    "seeds must be non-negative integers",
+                ));
+            }
+            Some(seeds.iter().map(|&s| s as u64).collect())
+        }
+    };
+    if !(0.0..1.0).contains(&t.label_smoothing) {
         return Err(Error::recipe_value(
             path,
-            "train.optimizer",
-            format!("{:?}", t.optimizer),
-            "only \"sgd\" is supported so far",
+            "train.label_smoothing",
+            t.label_smoothing,
+            "must be in [0, 1), e.g. 0.1",
+        ));
+    }
+    let validation = match t.validation {
+        None => None,
+        Some(fraction) if fraction > 0.0 && fraction <= 0.5 => {
+            if t.validation_seed < 0 {
+                return Err(Error::recipe_value(
+                    path,
+                    "train.validation_seed",
+                    t.validation_seed,
+                    "must be a non-negative integer",
+                ));
+            }
+            Some(plan::ValidationSplit {
+                fraction,
+                seed: t.validation_seed as u64,
+            })
+        }
+        Some(fraction) => {
+            return Err(Error::recipe_value(
+                path,
+                "train.validation",
+                fraction,
+                "the validation fraction must be in (0, 0.5], e.g. 0.1",
+            ));
+        }
+    };
+    if t.trace_every < 0 {
+        return Err(Error::recipe_value(
+            path,
+            "train.trace_every",
+            t.trace_every,
+            "must be ≥ 0 (0 records weight norms per epoch only)",
         ));
     }
     if !(t.divergence_factor.is_finite() && t.divergence_factor > 1.0) {
@@ -265,6 +315,7 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
                             for &batch_size in &g.batch_size {
                                 let ctx = plan::schedule_context(
                                     task,
+                                    validation,
                                     batch_size as usize,
                                     t.epochs as usize,
                                 );
@@ -280,27 +331,38 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
                                             )
                                         },
                                     )?;
-                                for &seed in &g.seed {
-                                    let settings = TrainSettings {
-                                        epochs: t.epochs as usize,
-                                        batch_size: batch_size as usize,
-                                        seed: seed as u64,
-                                        momentum,
-                                        nesterov: t.nesterov,
-                                        weight_decay,
-                                        divergence_factor: t.divergence_factor,
-                                        target_accuracy: t.target_accuracy,
-                                    };
-                                    runs.push(RunSpec::new(
-                                        task.clone(),
-                                        arch.clone(),
-                                        policy.clone(),
-                                        lr_policy.clone(),
-                                        base_lr,
-                                        t.optimizer.clone(),
-                                        settings,
-                                        ctx.steps_per_epoch,
-                                    ));
+                                for (optimizer, &seed) in optimizers
+                                    .iter()
+                                    .flat_map(|o| g.seed.iter().map(move |s| (o, s)))
+                                {
+                                    let seed = seed as u64;
+                                    for data_seed in
+                                        data_seeds.clone().unwrap_or_else(|| vec![seed])
+                                    {
+                                        let settings = TrainSettings {
+                                            epochs: t.epochs as usize,
+                                            batch_size: batch_size as usize,
+                                            seed,
+                                            data_seed,
+                                            momentum,
+                                            weight_decay,
+                                            optimizer: *optimizer,
+                                            label_smoothing: t.label_smoothing,
+                                            divergence_factor: t.divergence_factor,
+                                            target_accuracy: t.target_accuracy,
+                                            trace_every: t.trace_every as u64,
+                                        };
+                                        runs.push(RunSpec::new(
+                                            task.clone(),
+                                            arch.clone(),
+                                            policy.clone(),
+                                            lr_policy.clone(),
+                                            base_lr,
+                                            settings,
+                                            validation,
+                                            ctx.steps_per_epoch,
+                                        ));
+                                    }
                                 }
                             }
                         }
@@ -342,6 +404,82 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
         runs,
         fit,
     })
+}
+
+/// The optimizers of the grid (`grid.optimizer`, else `train.optimizer`, else SGD) with the
+/// `[train]` settings that go with them.
+fn validate_optimizers(raw: &RawRecipe, path: &Path) -> Result<Vec<OptimizerSettings>> {
+    let t = &raw.train;
+    let (key, names) = match (&raw.grid.optimizer, &t.optimizer) {
+        (Some(_), Some(single)) => {
+            return Err(Error::recipe_value(
+                path,
+                "train.optimizer",
+                format!("{single:?}"),
+                "grid.optimizer is also given; list the optimizers in one place",
+            ));
+        }
+        (Some(list), None) => ("grid.optimizer", list.clone()),
+        (None, Some(single)) => ("train.optimizer", vec![single.clone()]),
+        (None, None) => ("train.optimizer", vec!["sgd".to_string()]),
+    };
+    non_empty(path, key, &names)?;
+    no_duplicates(path, key, &names)?;
+    if !(0.0..1.0).contains(&t.beta2) {
+        return Err(Error::recipe_value(
+            path,
+            "train.beta2",
+            t.beta2,
+            "Adam's β₂ must be in [0, 1), e.g. 0.999",
+        ));
+    }
+    if !(t.eps.is_finite() && t.eps > 0.0) {
+        return Err(Error::recipe_value(
+            path,
+            "train.eps",
+            t.eps,
+            "Adam's ε must be positive, e.g. 1e-8",
+        ));
+    }
+    if let Some(max_norm) = t.clip_grad_norm
+        && !(max_norm.is_finite() && max_norm > 0.0)
+    {
+        return Err(Error::recipe_value(
+            path,
+            "train.clip_grad_norm",
+            max_norm,
+            "the gradient-norm bound must be positive, e.g. 1.0 (or remove the key)",
+        ));
+    }
+    names
+        .iter()
+        .map(|name| {
+            let kind = OptimizerKind::parse(name)
+                .map_err(|message| Error::recipe_value(path, key, format!("{name:?}"), message))?;
+            if kind != OptimizerKind::Sgd && (t.nesterov || t.decoupled_weight_decay) {
+                return Err(Error::recipe_value(
+                    path,
+                    if t.nesterov {
+                        "train.nesterov"
+                    } else {
+                        "train.decoupled_weight_decay"
+                    },
+                    "true",
+                    format!(
+                        "applies to sgd only, not {name}; use adamw for Adam with decoupled weight decay"
+                    ),
+                ));
+            }
+            Ok(OptimizerSettings {
+                kind,
+                nesterov: t.nesterov,
+                decoupled_weight_decay: t.decoupled_weight_decay || kind == OptimizerKind::AdamW,
+                beta2: t.beta2,
+                eps: t.eps,
+                clip_grad_norm: t.clip_grad_norm,
+            })
+        })
+        .collect()
 }
 
 /// A grid policy entry: a spec string, or a TOML table that may sweep its own parameters with a
@@ -653,7 +791,12 @@ mod run_id_stability {
         ];
         assert_eq!(plan.runs.len(), 384);
         for (index, id) in pinned {
-            assert_eq!(plan.runs[index].run_id, id, "{}", plan.runs[index].canonical());
+            assert_eq!(
+                plan.runs[index].run_id,
+                id,
+                "{}",
+                plan.runs[index].canonical()
+            );
         }
     }
 }

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use crate::data::Task;
 use crate::model::Arch;
 use crate::schedule::{LrPolicy, PolicySpec, ScheduleContext};
-use crate::train::TrainSettings;
+use crate::train::{OptimizerKind, OptimizerSettings, TrainSettings};
 
 /// Hyperparameters that an extreme-value holdout may be defined on.
 pub const HOLDOUT_HYPERPARAMETERS: &[&str] = &["base_lr", "weight_decay", "momentum", "batch_size"];
@@ -61,12 +61,21 @@ pub struct RunSpec {
     pub lr_policy: LrPolicy,
     /// The grid's base LR (the value of the policy's primary LR parameter).
     pub base_lr: f64,
-    /// Optimizer name.
-    pub optimizer: String,
     /// Training settings.
     pub settings: TrainSettings,
+    /// Validation split carved from the training data, if any.
+    pub validation: Option<ValidationSplit>,
     /// Optimizer steps per epoch.
     pub steps_per_epoch: u64,
+}
+
+/// A validation split: `fraction` of the training split, chosen with its own `seed`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValidationSplit {
+    /// Fraction of the training examples moved to validation, in (0, 0.5].
+    pub fraction: f64,
+    /// Seed of the choice (the same for every run of a task, so all runs see one split).
+    pub seed: u64,
 }
 
 impl RunSpec {
@@ -78,8 +87,8 @@ impl RunSpec {
         policy: PolicySpec,
         lr_policy: LrPolicy,
         base_lr: f64,
-        optimizer: String,
         settings: TrainSettings,
+        validation: Option<ValidationSplit>,
         steps_per_epoch: u64,
     ) -> Self {
         let mut run = Self {
@@ -89,8 +98,8 @@ impl RunSpec {
             policy,
             lr_policy,
             base_lr,
-            optimizer,
             settings,
+            validation,
             steps_per_epoch,
         };
         let digest = Sha256::digest(run.canonical().as_bytes());
@@ -99,24 +108,66 @@ impl RunSpec {
     }
 
     /// Canonical text of everything that determines the run's result (f64 printed shortest-round-trip).
+    ///
+    /// The first twelve fields are lrcast 0.1's. Every field added since is appended only when it
+    /// differs from the default that reproduces 0.1's behaviour, so the ids of existing runs (and
+    /// their corpora) stay valid; a field that changes what a run trains changes its id.
     pub fn canonical(&self) -> String {
         let s = &self.settings;
-        format!(
+        let o = &s.optimizer;
+        let mut text = format!(
             "task={};arch={};policy={};optimizer={};momentum={};nesterov={};weight_decay={};\
              batch_size={};epochs={};seed={};divergence_factor={};target_accuracy={}",
             self.task.spec_string(),
             self.arch.spec_string(),
             self.policy,
-            self.optimizer,
+            o.kind.name(),
             s.momentum,
-            s.nesterov,
+            o.nesterov,
             s.weight_decay,
             s.batch_size,
             s.epochs,
             s.seed,
             s.divergence_factor,
             s.target_accuracy,
-        )
+        );
+        let defaults = OptimizerSettings::default();
+        let mut extra = |key: &str, value: String| text.push_str(&format!(";{key}={value}"));
+        if s.data_seed != s.seed {
+            extra("data_seed", s.data_seed.to_string());
+        }
+        if o.decoupled_weight_decay && o.kind == OptimizerKind::Sgd {
+            extra("decoupled_weight_decay", "true".into());
+        }
+        if o.kind != OptimizerKind::Sgd {
+            if o.beta2 != defaults.beta2 {
+                extra("beta2", o.beta2.to_string());
+            }
+            if o.eps != defaults.eps {
+                extra("eps", o.eps.to_string());
+            }
+        }
+        if let Some(max_norm) = o.clip_grad_norm {
+            extra("clip_grad_norm", max_norm.to_string());
+        }
+        if s.label_smoothing != 0.0 {
+            extra("label_smoothing", s.label_smoothing.to_string());
+        }
+        if let Some(v) = self.validation {
+            extra("validation", v.fraction.to_string());
+            extra("validation_seed", v.seed.to_string());
+        }
+        if s.trace_every != 0 {
+            extra("trace_every", s.trace_every.to_string());
+        }
+        text
+    }
+
+    /// Validation examples of the run.
+    pub fn n_val(&self) -> usize {
+        self.validation.map_or(0, |v| {
+            crate::data::validation_size(self.task.train_size(), v.fraction)
+        })
     }
 
     /// Total optimizer steps of an uninterrupted run.
@@ -125,9 +176,17 @@ impl RunSpec {
     }
 }
 
-/// The schedule context of a run: its length in steps.
-pub fn schedule_context(task: &Task, batch_size: usize, epochs: usize) -> ScheduleContext {
-    let steps_per_epoch = task.train_size().div_ceil(batch_size) as u64;
+/// The schedule context of a run: its length in steps (the validation split, if any, comes out of
+/// the training split first).
+pub fn schedule_context(
+    task: &Task,
+    validation: Option<ValidationSplit>,
+    batch_size: usize,
+    epochs: usize,
+) -> ScheduleContext {
+    let n = task.train_size();
+    let n = n - validation.map_or(0, |v| crate::data::validation_size(n, v.fraction));
+    let steps_per_epoch = n.div_ceil(batch_size) as u64;
     ScheduleContext {
         total_steps: steps_per_epoch * epochs as u64,
         steps_per_epoch,

@@ -43,9 +43,13 @@ pub struct RawGrid {
     /// Batch sizes.
     #[serde(default = "default_batch_size")]
     pub batch_size: Vec<i64>,
-    /// Seeds of initialisation and shuffling.
+    /// Seeds of the weight initialisation (and of the batch order unless `data_seed` is given).
     #[serde(default = "default_seed")]
     pub seed: Vec<i64>,
+    /// Seeds of the batch order; without it each run's batch order follows its `seed`.
+    pub data_seed: Option<Vec<i64>>,
+    /// Optimizers (`sgd`, `adam`, `adamw`); without it, `train.optimizer`.
+    pub optimizer: Option<Vec<String>>,
 }
 
 /// `[train]`: settings shared by every run.
@@ -55,12 +59,33 @@ pub struct RawTrain {
     /// Passes over the training split.
     #[serde(default = "default_epochs")]
     pub epochs: i64,
-    /// Optimizer; only `sgd` so far.
-    #[serde(default = "default_optimizer")]
-    pub optimizer: String,
-    /// Nesterov momentum.
+    /// Optimizer of every run (`sgd`, `adam`, `adamw`) unless `grid.optimizer` lists several.
+    pub optimizer: Option<String>,
+    /// SGD: Nesterov momentum.
     #[serde(default)]
     pub nesterov: bool,
+    /// SGD: weight decay applied to the weights (SGDW) instead of added to the gradient.
+    #[serde(default)]
+    pub decoupled_weight_decay: bool,
+    /// Adam/AdamW β₂ (β₁ is `grid.momentum`, or the policy's momentum schedule).
+    #[serde(default = "default_beta2")]
+    pub beta2: f64,
+    /// Adam/AdamW ε.
+    #[serde(default = "default_eps")]
+    pub eps: f64,
+    /// Clip gradients to this global L2 norm.
+    pub clip_grad_norm: Option<f64>,
+    /// Label smoothing of the cross-entropy, in [0, 1).
+    #[serde(default)]
+    pub label_smoothing: f64,
+    /// Fraction of the training split held out for validation, in (0, 0.5].
+    pub validation: Option<f64>,
+    /// Seed of the validation split.
+    #[serde(default)]
+    pub validation_seed: i64,
+    /// Also record weight norms / effective LR every this many steps (0 = per epoch only).
+    #[serde(default)]
+    pub trace_every: i64,
     /// A loss above `divergence_factor × ln(classes)` (or NaN/inf) ends a run as diverged.
     #[serde(default = "default_divergence_factor")]
     pub divergence_factor: f64,
@@ -97,8 +122,16 @@ impl Default for RawTrain {
     fn default() -> Self {
         Self {
             epochs: default_epochs(),
-            optimizer: default_optimizer(),
+            optimizer: None,
             nesterov: false,
+            decoupled_weight_decay: false,
+            beta2: default_beta2(),
+            eps: default_eps(),
+            clip_grad_norm: None,
+            label_smoothing: 0.0,
+            validation: None,
+            validation_seed: 0,
+            trace_every: 0,
             divergence_factor: default_divergence_factor(),
             target_accuracy: default_target_accuracy(),
         }
@@ -136,8 +169,11 @@ fn default_seed() -> Vec<i64> {
 fn default_epochs() -> i64 {
     5
 }
-fn default_optimizer() -> String {
-    "sgd".into()
+fn default_beta2() -> f64 {
+    0.999
+}
+fn default_eps() -> f64 {
+    1e-8
 }
 fn default_divergence_factor() -> f64 {
     10.0

@@ -1,16 +1,13 @@
-//! Speed benchmark: milliseconds per SGD training step (forward, cross-entropy, backward, update)
-//! on MNIST-1D-shaped batches, with the same model and optimizer code as the training loop.
+//! Speed benchmark: milliseconds per SGD training step (batch selection, forward, cross-entropy,
+//! backward, update) on the engine that trains every run.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{GradientsParams, Optimizer};
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use burn::tensor::backend::AutodiffBackend;
 
-use super::optimizer::{ScheduledSgd, StepHyperparams};
+use super::engine::{DeviceSplit, Engine, LossSettings};
+use super::optimizer::{OptimizerSettings, StepHyperparams};
 use crate::data::Dataset;
 use crate::device::{ComputeDevice, OnBackend, run_on};
 use crate::error::Result;
@@ -82,11 +79,11 @@ fn time_on<B: AutodiffBackend>(
         }
     }
     let work = Time::<B>(device, data, batch_size, steps, repeats);
-    with_model(arch, data.input_len, data.num_classes, 0, device, work)
+    with_model(arch, &data.shape, data.num_classes, 0, device, work)
 }
 
 fn time_model<B, M>(
-    mut model: M,
+    model: M,
     device: &B::Device,
     data: &Dataset,
     batch_size: usize,
@@ -96,42 +93,43 @@ fn time_model<B, M>(
 where
     B: AutodiffBackend,
     M: AutodiffModule<B> + Classifier<B>,
+    M::InnerModule: Classifier<B::InnerBackend>,
 {
     let batch = batch_size.min(data.n_train());
-    let x = Tensor::<B, 2>::from_data(
-        TensorData::new(
-            data.x_train[..batch * data.input_len].to_vec(),
-            [batch, data.input_len],
-        ),
+    let d = data.input_len();
+    let train = DeviceSplit::<B>::upload(
+        &data.x_train[..batch * d],
+        &data.y_train[..batch],
+        d,
         device,
     );
-    let labels: Vec<i64> = data.y_train[..batch].iter().map(|&y| y as i64).collect();
-    let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [batch]), device);
-    let hyper = Arc::new(StepHyperparams::default());
-    hyper.set_momentum(0.9);
-    hyper.set_weight_decay(5e-4);
-    let mut optim = ScheduledSgd::new(hyper, false).into_optimizer::<B, M>();
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let mut step = |model: M| -> M {
-        let loss = loss_fn.forward(model.logits(x.clone()), y.clone());
-        // Reading the loss forces the step to complete, as the training loop does.
-        let _: f64 = loss.clone().into_scalar().elem();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        optim.step(0.05, model, grads)
+    let loss = LossSettings {
+        label_smoothing: 0.0,
+        divergence_bound: f64::INFINITY,
+    };
+    let mut engine = Engine::new(model, train, OptimizerSettings::default(), loss, device);
+    let hyper = StepHyperparams {
+        lr: 0.05,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+    };
+    let indices: Vec<usize> = (0..batch).collect();
+    // The engine reads every loss back, which forces each step to complete, as in training.
+    let mut step = || {
+        engine.step(&indices, &hyper);
     };
     for _ in 0..WARMUP_STEPS {
-        model = step(model);
+        step();
     }
     let mut per_repeat = Vec::with_capacity(repeats);
     for _ in 0..repeats.max(1) {
         B::sync(device).ok();
         let start = Instant::now();
         for _ in 0..steps.max(1) {
-            model = step(model);
+            step();
         }
         B::sync(device).ok();
         per_repeat.push(start.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64);
     }
-    let _ = <B as Backend>::name(device);
     per_repeat
 }

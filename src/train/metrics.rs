@@ -1,5 +1,5 @@
-//! LRBench's evaluation metrics computed from logits: top-1, top-5, average confidence, confidence
-//! standard deviation, and cross-entropy loss.
+//! LRBench's evaluation metrics computed from logits or probabilities: top-1, top-5, average confidence
+//! and its deviations, the mean top-class probability, and cross-entropy loss.
 
 /// Metrics of one evaluation pass.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -8,10 +8,19 @@ pub struct EvalMetrics {
     pub top1: f64,
     /// Fraction of samples whose label is among the 5 largest logits.
     pub top5: f64,
-    /// Mean over samples of the largest softmax probability ("average confidence").
+    /// Mean over all samples of the largest softmax probability (lrcast 0.1's `mean_confidence`;
+    /// not LRBench's average confidence, which is [`EvalMetrics::avg_confidence`]).
     pub mean_confidence: f64,
-    /// Population standard deviation of that largest probability ("confidence deviation").
+    /// Population standard deviation of that largest probability.
     pub confidence_std: f64,
+    /// LRBench's average confidence: mean probability of the true class over the correctly
+    /// classified samples (NaN when none is correct).
+    pub avg_confidence: f64,
+    /// LRBench's confidence deviation: population standard deviation of that probability.
+    pub confidence_dev: f64,
+    /// Per-class confidence deviation: population standard deviation, over the classes with at
+    /// least one correct sample, of each class's average confidence.
+    pub class_confidence_dev: f64,
     /// Mean cross-entropy; `+inf` when any logit row is not finite.
     pub loss: f64,
 }
@@ -25,6 +34,7 @@ pub fn evaluate_logits(logits: &[f32], labels: &[u8], num_classes: usize) -> Eva
     let n = labels.len().max(1) as f64;
     let (mut top1, mut top5, mut loss) = (0usize, 0usize, 0.0f64);
     let mut confidences = Vec::with_capacity(labels.len());
+    let mut correct = CorrectConfidence::new(num_classes);
     for (row, &label) in logits.chunks_exact(num_classes).zip(labels) {
         if row.iter().any(|v| !v.is_finite()) {
             confidences.push(0.0);
@@ -45,6 +55,10 @@ pub fn evaluate_logits(logits: &[f32], labels: &[u8], num_classes: usize) -> Eva
         let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
         let sum_exp: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
         confidences.push(1.0 / sum_exp);
+        if rank == 0 {
+            // The true class is the top class here, so its probability is the largest.
+            correct.push(label, 1.0 / sum_exp);
+        }
         loss += max + sum_exp.ln() - target as f64;
     }
     let mean_confidence = confidences.iter().sum::<f64>() / n;
@@ -53,13 +67,84 @@ pub fn evaluate_logits(logits: &[f32], labels: &[u8], num_classes: usize) -> Eva
         .map(|c| (c - mean_confidence).powi(2))
         .sum::<f64>()
         / n;
+    let (avg_confidence, confidence_dev, class_confidence_dev) = correct.summary();
     EvalMetrics {
         top1: top1 as f64 / n,
         top5: top5 as f64 / n,
         mean_confidence,
         confidence_std: variance.sqrt(),
+        avg_confidence,
+        confidence_dev,
+        class_confidence_dev,
         loss: loss / n,
     }
+}
+
+/// Evaluate row-major class probabilities (e.g. a snapshot ensemble's mean softmax), with the same
+/// rules as [`evaluate_logits`]: ties go to the lower class, a non-finite row is wrong.
+pub fn evaluate_probabilities(probs: &[f64], labels: &[u8], num_classes: usize) -> EvalMetrics {
+    let logits: Vec<f32> = probs
+        .iter()
+        .map(|&p| if p > 0.0 { p.ln() as f32 } else { f32::MIN })
+        .collect();
+    evaluate_logits(&logits, labels, num_classes)
+}
+
+/// Row-wise softmax of row-major logits, in f64.
+pub fn softmax_rows(logits: &[f32], num_classes: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(logits.len());
+    for row in logits.chunks_exact(num_classes) {
+        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
+        let exps: Vec<f64> = row.iter().map(|&v| (v as f64 - max).exp()).collect();
+        let sum: f64 = exps.iter().sum();
+        out.extend(exps.iter().map(|e| e / sum));
+    }
+    out
+}
+
+/// True-class probabilities of correctly classified samples, overall and per class.
+struct CorrectConfidence {
+    all: Vec<f64>,
+    per_class: Vec<(f64, usize)>,
+}
+
+impl CorrectConfidence {
+    fn new(num_classes: usize) -> Self {
+        Self {
+            all: Vec::new(),
+            per_class: vec![(0.0, 0); num_classes],
+        }
+    }
+
+    fn push(&mut self, label: usize, probability: f64) {
+        self.all.push(probability);
+        let class = &mut self.per_class[label];
+        class.0 += probability;
+        class.1 += 1;
+    }
+
+    /// (average confidence, its deviation, deviation of the per-class averages).
+    fn summary(&self) -> (f64, f64, f64) {
+        let (mean, dev) = mean_and_std(&self.all);
+        let class_means: Vec<f64> = self
+            .per_class
+            .iter()
+            .filter(|(_, count)| *count > 0)
+            .map(|(sum, count)| sum / *count as f64)
+            .collect();
+        (mean, dev, mean_and_std(&class_means).1)
+    }
+}
+
+/// Mean and population standard deviation (NaN for an empty slice).
+fn mean_and_std(values: &[f64]) -> (f64, f64) {
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    (mean, variance.sqrt())
 }
 
 #[cfg(test)]
@@ -89,6 +174,27 @@ mod tests {
         let l1 = 3.0 + (1.0 + (-1.0f64).exp() + (-2.0f64).exp()).ln() - 1.0;
         let l2 = 3.0f64.ln();
         assert!((m.loss - (l0 + l1 + l2) / 3.0).abs() < 1e-9);
+        // LRBench's confidence: only row 0 is correct, so its true-class probability is the mean.
+        assert!((m.avg_confidence - c0).abs() < 1e-12);
+        assert_eq!(m.confidence_dev, 0.0);
+        assert_eq!(m.class_confidence_dev, 0.0);
+    }
+
+    #[test]
+    fn lrbench_confidence_over_correct_samples_and_classes() {
+        // Two classes; rows 0 and 1 correct (class 0 and class 1), row 2 wrong.
+        let logits = [2.0f32, 0.0, 0.0, 1.0, 3.0, 0.0];
+        let m = evaluate_logits(&logits, &[0, 1, 1], 2);
+        let p0 = 1.0 / (1.0 + (-2.0f64).exp());
+        let p1 = 1.0 / (1.0 + (-1.0f64).exp());
+        assert!((m.avg_confidence - (p0 + p1) / 2.0).abs() < 1e-12);
+        assert!((m.confidence_dev - (p0 - p1).abs() / 2.0).abs() < 1e-12);
+        assert!((m.class_confidence_dev - (p0 - p1).abs() / 2.0).abs() < 1e-12);
+        // Probabilities give the same answer as their logits.
+        let probs = softmax_rows(&logits, 2);
+        let q = evaluate_probabilities(&probs, &[0, 1, 1], 2);
+        assert_eq!((q.top1, q.top5), (m.top1, m.top5));
+        assert!((q.loss - m.loss).abs() < 1e-6);
     }
 
     #[test]

@@ -1,111 +1,282 @@
-//! SGD whose momentum and weight decay can change at every step (PyTorch `torch.optim.SGD` semantics).
+//! SGD, Adam and AdamW with PyTorch's semantics, whose hyperparameters are plain values passed to every
+//! step (so schedules can set the learning rate, momentum / β₁ and weight decay per step, and stacked
+//! training can later pass one value per member).
 //!
-//! burn's `Sgd` fixes momentum at construction, but cyclical and one-cycle policies cycle momentum per
-//! step, and the roadmap's stacked training gives every member its own values. The learning rate is
-//! passed to `Optimizer::step` as usual; momentum / weight decay are read from shared [`StepHyperparams`]
-//! that the training loop sets before each step.
+//! burn's optimizers fix momentum and weight decay at construction, and its gradient clipping is per
+//! tensor where PyTorch's `clip_grad_norm_` uses the norm over all parameters; this module owns the
+//! optimizer state (one set of buffers per parameter, kept flat) and applies both as PyTorch does.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
 
-use burn::module::AutodiffModule;
-use burn::optim::SimpleOptimizer;
-use burn::optim::adaptor::OptimizerAdaptor;
-use burn::record::Record;
+use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
-/// Per-step optimizer hyperparameters, shared between the training loop and the optimizer.
-#[derive(Debug, Default)]
+/// Optimizer names accepted in recipes and on the command line.
+pub const OPTIMIZER_NAMES: &[&str] = &["sgd", "adam", "adamw"];
+
+/// The update rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptimizerKind {
+    /// `torch.optim.SGD` (dampening 0), heavy-ball or Nesterov momentum.
+    Sgd,
+    /// `torch.optim.Adam` (weight decay as an L2 term added to the gradient).
+    Adam,
+    /// `torch.optim.AdamW` (decoupled weight decay).
+    AdamW,
+}
+
+impl OptimizerKind {
+    /// Parse a name; the error lists the valid names.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "sgd" => Ok(Self::Sgd),
+            "adam" => Ok(Self::Adam),
+            "adamw" => Ok(Self::AdamW),
+            other => Err(format!(
+                "unknown optimizer `{other}`; valid: {}",
+                OPTIMIZER_NAMES.join(", ")
+            )),
+        }
+    }
+
+    /// Name as written in recipes and the corpus.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sgd => "sgd",
+            Self::Adam => "adam",
+            Self::AdamW => "adamw",
+        }
+    }
+}
+
+/// Validated optimizer settings that stay fixed over a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OptimizerSettings {
+    /// Update rule.
+    pub kind: OptimizerKind,
+    /// SGD only: Nesterov momentum.
+    pub nesterov: bool,
+    /// Weight decay applied to the weights (`w ← w·(1 − lr·λ)`) instead of added to the gradient.
+    /// Always true for AdamW; optional for SGD ("SGDW"); false for Adam.
+    pub decoupled_weight_decay: bool,
+    /// Adam/AdamW β₂.
+    pub beta2: f64,
+    /// Adam/AdamW ε.
+    pub eps: f64,
+    /// Clip the gradient to this global L2 norm over all parameters (`clip_grad_norm_`), if set.
+    pub clip_grad_norm: Option<f64>,
+}
+
+impl Default for OptimizerSettings {
+    fn default() -> Self {
+        Self {
+            kind: OptimizerKind::Sgd,
+            nesterov: false,
+            decoupled_weight_decay: false,
+            beta2: 0.999,
+            eps: 1e-8,
+            clip_grad_norm: None,
+        }
+    }
+}
+
+/// Hyperparameters of one optimizer step.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepHyperparams {
-    momentum: AtomicU64,
-    weight_decay: AtomicU64,
+    /// Learning rate.
+    pub lr: f64,
+    /// SGD momentum μ, or Adam's β₁.
+    pub momentum: f64,
+    /// Weight decay λ (coupled or decoupled per [`OptimizerSettings`]).
+    pub weight_decay: f64,
 }
 
-impl StepHyperparams {
-    /// Set the momentum coefficient μ used by the next step.
-    pub fn set_momentum(&self, momentum: f64) {
-        self.momentum.store(momentum.to_bits(), Ordering::Relaxed);
-    }
-    /// Set the L2 weight-decay coefficient λ used by the next step.
-    pub fn set_weight_decay(&self, weight_decay: f64) {
-        self.weight_decay
-            .store(weight_decay.to_bits(), Ordering::Relaxed);
-    }
-    fn momentum(&self) -> f64 {
-        f64::from_bits(self.momentum.load(Ordering::Relaxed))
-    }
-    fn weight_decay(&self) -> f64 {
-        f64::from_bits(self.weight_decay.load(Ordering::Relaxed))
-    }
+/// Buffers of one parameter tensor, flattened to one dimension.
+struct ParamState<B: Backend> {
+    /// SGD velocity, or Adam's first moment.
+    first: Option<Tensor<B, 1>>,
+    /// Adam's second moment.
+    second: Option<Tensor<B, 1>>,
+    /// Adam steps taken by this parameter.
+    steps: i32,
 }
 
-/// SGD with heavy-ball or Nesterov momentum and L2 weight decay, exactly as PyTorch (dampening 0):
-/// `g ← ∇ + λ·w;  v ← g` on the first step, else `v ← μ·v + g;  d ← nesterov ? g + μ·v : v;  w ← w − lr·d`.
-#[derive(Clone)]
-pub struct ScheduledSgd {
-    hyper: Arc<StepHyperparams>,
-    nesterov: bool,
+/// An optimizer for models of backend `B`, holding its per-parameter state.
+pub struct ScheduledOptimizer<B: AutodiffBackend> {
+    settings: OptimizerSettings,
+    state: HashMap<ParamId, ParamState<B::InnerBackend>>,
 }
 
-/// Velocity buffer of [`ScheduledSgd`] for one parameter tensor.
-#[derive(Record, Clone)]
-pub struct ScheduledSgdState<B: Backend, const D: usize> {
-    /// Momentum buffer `v`.
-    pub velocity: Tensor<B, D>,
-}
-
-impl ScheduledSgd {
-    /// An optimizer reading its per-step settings from `hyper`.
-    pub fn new(hyper: Arc<StepHyperparams>, nesterov: bool) -> Self {
-        Self { hyper, nesterov }
+impl<B: AutodiffBackend> ScheduledOptimizer<B> {
+    /// A fresh optimizer (no state yet).
+    pub fn new(settings: OptimizerSettings) -> Self {
+        Self {
+            settings,
+            state: HashMap::new(),
+        }
     }
 
-    /// Wrap into burn's module-level optimizer.
-    pub fn into_optimizer<B: AutodiffBackend, M: AutodiffModule<B>>(
-        self,
-    ) -> OptimizerAdaptor<ScheduledSgd, M, B> {
-        OptimizerAdaptor::from(self)
+    /// Apply one update to `model` from `grads` with this step's hyperparameters.
+    pub fn step<M: AutodiffModule<B>>(
+        &mut self,
+        hyper: &StepHyperparams,
+        model: M,
+        grads: GradientsParams,
+    ) -> M {
+        // PyTorch's clip_grad_norm_: one coefficient min(1, max / (‖g‖ + 1e-6)) for all parameters,
+        // kept on the device (no read-back).
+        let clip = self.settings.clip_grad_norm.map(|max_norm| {
+            let mut norm = GradNormSquared::<B> {
+                grads: &grads,
+                total: None,
+            };
+            model.visit(&mut norm);
+            norm.total.map(|total| {
+                total
+                    .sqrt()
+                    .add_scalar(1e-6)
+                    .recip()
+                    .mul_scalar(max_norm)
+                    .clamp_max(1.0)
+            })
+        });
+        let mut mapper = UpdateMapper {
+            optimizer: self,
+            hyper: *hyper,
+            grads,
+            clip: clip.flatten(),
+        };
+        model.map(&mut mapper)
     }
-}
 
-impl<B: Backend> SimpleOptimizer<B> for ScheduledSgd {
-    type State<const D: usize> = ScheduledSgdState<B, D>;
-
-    fn step<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<B, D>,
-        mut grad: Tensor<B, D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        let weight_decay = self.hyper.weight_decay();
+    fn update(
+        &mut self,
+        id: ParamId,
+        weights: Tensor<B::InnerBackend, 1>,
+        mut grad: Tensor<B::InnerBackend, 1>,
+        hyper: &StepHyperparams,
+    ) -> Tensor<B::InnerBackend, 1> {
+        let s = self.settings;
+        let StepHyperparams {
+            lr,
+            momentum,
+            weight_decay,
+        } = *hyper;
+        let decoupled = s.decoupled_weight_decay || s.kind == OptimizerKind::AdamW;
+        let mut weights = weights;
         if weight_decay != 0.0 {
-            grad = tensor.clone().mul_scalar(weight_decay).add(grad);
+            if decoupled {
+                weights = weights.mul_scalar(1.0 - lr * weight_decay);
+            } else {
+                grad = weights.clone().mul_scalar(weight_decay).add(grad);
+            }
         }
-        let momentum = self.hyper.momentum();
-        if momentum == 0.0 {
-            // Plain SGD keeps no buffer, like PyTorch with momentum=0.
-            return (tensor - grad.mul_scalar(lr), None);
+        let state = self.state.entry(id).or_insert(ParamState {
+            first: None,
+            second: None,
+            steps: 0,
+        });
+        match s.kind {
+            OptimizerKind::Sgd => {
+                if momentum == 0.0 {
+                    // Plain SGD keeps no buffer, like PyTorch with momentum=0.
+                    return weights - grad.mul_scalar(lr);
+                }
+                let velocity = match state.first.take() {
+                    Some(v) => v.mul_scalar(momentum).add(grad.clone()),
+                    None => grad.clone(),
+                };
+                let direction = if s.nesterov {
+                    velocity.clone().mul_scalar(momentum).add(grad)
+                } else {
+                    velocity.clone()
+                };
+                state.first = Some(velocity);
+                weights - direction.mul_scalar(lr)
+            }
+            OptimizerKind::Adam | OptimizerKind::AdamW => {
+                state.steps += 1;
+                let (beta1, beta2) = (momentum, s.beta2);
+                let first = match state.first.take() {
+                    Some(m) => m
+                        .mul_scalar(beta1)
+                        .add(grad.clone().mul_scalar(1.0 - beta1)),
+                    None => grad.clone().mul_scalar(1.0 - beta1),
+                };
+                let squared = grad.clone().mul(grad).mul_scalar(1.0 - beta2);
+                let second = match state.second.take() {
+                    Some(v) => v.mul_scalar(beta2).add(squared),
+                    None => squared,
+                };
+                // As torch.optim.Adam: the bias corrections use this step's β₁ (which a schedule
+                // may cycle) raised to the parameter's step count.
+                let bias1 = 1.0 - beta1.powi(state.steps);
+                let bias2 = 1.0 - beta2.powi(state.steps);
+                let denom = second
+                    .clone()
+                    .sqrt()
+                    .div_scalar(bias2.sqrt())
+                    .add_scalar(s.eps);
+                let update = first.clone().div(denom).mul_scalar(lr / bias1);
+                state.first = Some(first);
+                state.second = Some(second);
+                weights - update
+            }
         }
-        let velocity = match state {
-            Some(state) => state.velocity.mul_scalar(momentum).add(grad.clone()),
-            None => grad.clone(),
-        };
-        let direction = if self.nesterov {
-            velocity.clone().mul_scalar(momentum).add(grad)
-        } else {
-            velocity.clone()
-        };
-        (
-            tensor - direction.mul_scalar(lr),
-            Some(ScheduledSgdState { velocity }),
-        )
     }
+}
 
-    fn to_device<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D> {
-        ScheduledSgdState {
-            velocity: state.velocity.to_device(device),
+/// Sums ‖g‖² over every parameter that has a gradient.
+struct GradNormSquared<'a, B: AutodiffBackend> {
+    grads: &'a GradientsParams,
+    total: Option<Tensor<B::InnerBackend, 1>>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for GradNormSquared<'_, B> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if let Some(grad) = self.grads.get::<B::InnerBackend, D>(param.id) {
+            let squared = grad.square().sum();
+            self.total = Some(match self.total.take() {
+                Some(total) => total.add(squared),
+                None => squared,
+            });
         }
+    }
+}
+
+/// Maps every parameter with a gradient to its updated value.
+struct UpdateMapper<'a, B: AutodiffBackend> {
+    optimizer: &'a mut ScheduledOptimizer<B>,
+    hyper: StepHyperparams,
+    grads: GradientsParams,
+    clip: Option<Tensor<B::InnerBackend, 1>>,
+}
+
+impl<B: AutodiffBackend> ModuleMapper<B> for UpdateMapper<'_, B> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (id, tensor, mapper) = param.consume();
+        let Some(grad) = self.grads.remove::<B::InnerBackend, D>(id) else {
+            return Param::from_mapped_value(id, tensor, mapper);
+        };
+        let require_grad = tensor.is_require_grad();
+        let dims = tensor.dims();
+        let grad = match &self.clip {
+            Some(coefficient) => grad.mul(coefficient.clone().unsqueeze()),
+            None => grad,
+        };
+        let numel = dims.iter().product::<usize>();
+        let updated = self.optimizer.update(
+            id,
+            tensor.inner().reshape([numel]),
+            grad.reshape([numel]),
+            &self.hyper,
+        );
+        let mut tensor = Tensor::from_inner(updated.reshape(dims));
+        if require_grad {
+            tensor = tensor.require_grad();
+        }
+        Param::from_mapped_value(id, tensor, mapper)
     }
 }

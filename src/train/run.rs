@@ -1,19 +1,20 @@
-//! One training run on a chosen backend: upload data, step through the epochs, evaluate, stop on divergence.
+//! One training run on a chosen backend: step through the epochs on the engine, evaluate every split at
+//! each epoch end, track weight norms, loss spikes and snapshots, stop on divergence.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{GradientsParams, Optimizer};
+use burn::tensor::ElementConversion;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 
-use super::optimizer::{ScheduledSgd, StepHyperparams};
-use super::{EpochRecord, TrainOutcome, TrainSettings, evaluate_logits};
+use super::engine::{BatchOrder, DeviceSplit, Engine, LossSettings, StepOutcome, predict_logits};
+use super::periodicity::detect_spikes;
+use super::snapshots::{ProbabilitySum, snapshot_steps};
+use super::{
+    EnsembleResult, EpochRecord, EvalMetrics, LrSummary, NormTrace, OutcomeClass, SHUFFLE_STREAM,
+    StepHyperparams, TrainOutcome, TrainSettings, evaluate_logits,
+};
 use crate::data::Dataset;
 use crate::device::{ComputeDevice, OnBackend, run_on};
 use crate::error::Result;
@@ -67,14 +68,8 @@ pub fn train_on<B: AutodiffBackend>(
             M: AutodiffModule<B> + Classifier<B>,
             M::InnerModule: Classifier<B::InnerBackend>,
         {
-            fit(
-                model,
-                self.device,
-                self.device_name,
-                self.data,
-                self.policy,
-                self.settings,
-            )
+            RunLoop::new(model, self.device, self.data, self.policy, self.settings)
+                .run(self.device_name)
         }
     }
     let work = Fit::<B> {
@@ -86,7 +81,7 @@ pub fn train_on<B: AutodiffBackend>(
     };
     with_model(
         arch,
-        data.input_len,
+        &data.shape,
         data.num_classes,
         settings.seed,
         device,
@@ -113,8 +108,8 @@ impl AppliedLr {
         self.count += 1;
     }
 
-    fn summary(&self) -> super::LrSummary {
-        super::LrSummary {
+    fn summary(&self) -> LrSummary {
+        LrSummary {
             initial: self.first.unwrap_or(f64::NAN),
             peak: self.peak,
             last: self.last,
@@ -123,117 +118,232 @@ impl AppliedLr {
     }
 }
 
-fn labels_tensor<B: Backend>(labels: &[u8], device: &B::Device) -> Tensor<B, 1, Int> {
-    let values: Vec<i64> = labels.iter().map(|&y| y as i64).collect();
-    Tensor::from_data(TensorData::new(values, [labels.len()]), device)
+/// Evaluation splits on the device (inner backend: no autodiff).
+struct EvalSplits<B: Backend> {
+    test: DeviceSplit<B>,
+    validation: Option<DeviceSplit<B>>,
+    train_subset: DeviceSplit<B>,
 }
 
-fn evaluate<B: Backend, M: Classifier<B>>(
-    model: &M,
-    x_test: &Tensor<B, 2>,
-    data: &Dataset,
-) -> super::EvalMetrics {
-    let logits = model.logits(x_test.clone()).into_data().convert::<f32>();
-    let logits = logits.to_vec::<f32>().expect("f32 logits");
-    evaluate_logits(&logits, &data.y_test, data.num_classes)
+/// ‖w‖ of every batch-normalised weight tensor of `model`.
+fn bn_weight_norms<B: Backend, M: Classifier<B>>(model: &M) -> (Vec<String>, Vec<f64>) {
+    model
+        .bn_fed_weights()
+        .into_iter()
+        .map(|(name, w)| {
+            let squared: f64 = w.square().sum().into_scalar().elem();
+            (name, squared.sqrt())
+        })
+        .unzip()
 }
 
-fn fit<B, M>(
-    mut model: M,
-    device: &B::Device,
-    device_name: ComputeDevice,
-    data: &Dataset,
-    policy: &LrPolicy,
-    settings: &TrainSettings,
-) -> TrainOutcome
+/// Pooled ‖w‖ over layers: √(Σ ‖w_l‖²).
+fn pooled(norms: &[f64]) -> f64 {
+    norms.iter().map(|n| n * n).sum::<f64>().sqrt()
+}
+
+/// The state of one run between steps.
+struct RunLoop<'a, B: AutodiffBackend, M> {
+    engine: Engine<B, M>,
+    splits: EvalSplits<B::InnerBackend>,
+    data: &'a Dataset,
+    policy: &'a LrPolicy,
+    settings: &'a TrainSettings,
+    start: Instant,
+}
+
+impl<'a, B, M> RunLoop<'a, B, M>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B> + Classifier<B>,
     M::InnerModule: Classifier<B::InnerBackend>,
 {
-    let start = Instant::now();
-    let n = data.n_train();
-    let x_train = Tensor::<B, 2>::from_data(
-        TensorData::new(data.x_train.clone(), [n, data.input_len]),
-        device,
-    );
-    let y_train = labels_tensor::<B>(&data.y_train, device);
-    let x_test = Tensor::<B::InnerBackend, 2>::from_data(
-        TensorData::new(data.x_test.clone(), [data.n_test(), data.input_len]),
-        device,
-    );
-
-    let hyper = Arc::new(StepHyperparams::default());
-    hyper.set_weight_decay(settings.weight_decay);
-    let mut optim = ScheduledSgd::new(hyper.clone(), settings.nesterov).into_optimizer::<B, M>();
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let divergence_bound = settings.divergence_factor * (data.num_classes as f64).ln();
-    // Shuffling has its own stream so that it does not depend on the initialisation's draws.
-    let mut shuffle_rng = ChaCha8Rng::seed_from_u64(settings.seed.wrapping_add(0x0005_4AFF_1E00));
-    let mut order: Vec<usize> = (0..n).collect();
-
-    // Metric-driven policies (plateau) keep a tracker that observes each epoch's mean training loss
-    // (the test split is never used to steer training).
-    let mut plateau = policy.plateau_state();
-    let mut applied = AppliedLr::default();
-    let mut epochs = Vec::with_capacity(settings.epochs);
-    let (mut step, mut diverged_at_step, mut steps_to_target) = (0u64, None, None);
-    let mut lr = policy.lr(0);
-    for epoch in 0..settings.epochs {
-        order.shuffle(&mut shuffle_rng);
-        let (mut loss_sum, mut batches) = (0.0f64, 0usize);
-        for batch in order.chunks(settings.batch_size) {
-            lr = plateau.as_ref().map_or_else(|| policy.lr(step), |p| p.lr());
-            applied.push(lr);
-            hyper.set_momentum(policy.momentum(step).unwrap_or(settings.momentum));
-            let index: Vec<i64> = batch.iter().map(|&i| i as i64).collect();
-            let index =
-                Tensor::<B, 1, Int>::from_data(TensorData::new(index, [batch.len()]), device);
-            let logits = model.logits(x_train.clone().select(0, index.clone()));
-            let loss = loss_fn.forward(logits, y_train.clone().select(0, index));
-            let loss_value: f64 = loss.clone().into_scalar().elem();
-            loss_sum += loss_value;
-            batches += 1;
-            if !loss_value.is_finite() || loss_value > divergence_bound {
-                diverged_at_step = Some(step);
-                break;
-            }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
-            step += 1;
-        }
-        let train_loss = loss_sum / batches.max(1) as f64;
-        if let Some(tracker) = plateau.as_mut() {
-            tracker.observe(train_loss);
-        }
-        let test = evaluate(&model.valid(), &x_test, data);
-        if steps_to_target.is_none() && test.top1 >= settings.target_accuracy {
-            steps_to_target = Some(step);
-        }
-        epochs.push(EpochRecord {
-            epoch,
-            steps: step,
-            lr,
-            train_loss,
-            test,
-        });
-        if diverged_at_step.is_some() {
-            break;
+    fn new(
+        model: M,
+        device: &B::Device,
+        data: &'a Dataset,
+        policy: &'a LrPolicy,
+        settings: &'a TrainSettings,
+    ) -> Self {
+        let start = Instant::now();
+        let d = data.input_len();
+        let train = DeviceSplit::<B>::upload(&data.x_train, &data.y_train, d, device);
+        let (x_sub, y_sub) = data.train_eval_subset();
+        let splits = EvalSplits {
+            test: DeviceSplit::upload(&data.x_test, &data.y_test, d, device),
+            validation: (data.n_val() > 0)
+                .then(|| DeviceSplit::upload(&data.x_val, &data.y_val, d, device)),
+            train_subset: DeviceSplit::upload(&x_sub, &y_sub, d, device),
+        };
+        let loss = LossSettings {
+            label_smoothing: settings.label_smoothing,
+            divergence_bound: settings.divergence_factor * (data.num_classes as f64).ln(),
+        };
+        let engine = Engine::new(model, train, settings.optimizer, loss, device);
+        Self {
+            engine,
+            splits,
+            data,
+            policy,
+            settings,
+            start,
         }
     }
-    let last = epochs.last().expect("at least one epoch");
-    TrainOutcome {
-        final_metrics: last.test,
-        final_train_loss: last.train_loss,
-        best_top1: epochs.iter().map(|e| e.test.top1).fold(0.0, f64::max),
-        diverged: diverged_at_step.is_some(),
-        diverged_at_step,
-        steps: step,
-        steps_to_target,
-        applied_lr: applied.summary(),
-        wall_seconds: start.elapsed().as_secs_f64(),
-        device: device_name,
-        epochs,
+
+    fn evaluate(
+        &self,
+        model: &M::InnerModule,
+        split: &DeviceSplit<B::InnerBackend>,
+    ) -> EvalMetrics {
+        evaluate_logits(
+            &predict_logits(model, split),
+            &split.labels,
+            self.data.num_classes,
+        )
+    }
+
+    fn run(mut self, device_name: ComputeDevice) -> TrainOutcome {
+        let (settings, policy) = (self.settings, self.policy);
+        let n = self.engine.n_train();
+        let steps_per_epoch = n.div_ceil(settings.batch_size.max(1));
+        let total_steps = steps_per_epoch * settings.epochs;
+        let mut order = BatchOrder::new(
+            n,
+            settings.batch_size,
+            settings.data_seed.wrapping_add(SHUFFLE_STREAM),
+        );
+        let snapshot_at: HashSet<u64> = if policy.is_metric_driven() {
+            HashSet::new()
+        } else {
+            snapshot_steps(&policy.lr_series(0, total_steps))
+                .into_iter()
+                .collect()
+        };
+        let (mut test_snapshots, mut val_snapshots) =
+            (ProbabilitySum::default(), ProbabilitySum::default());
+        // Metric-driven policies (plateau) keep a tracker that observes each epoch's mean training
+        // loss (the test split is never used to steer training).
+        let mut plateau = policy.plateau_state();
+        let mut applied = AppliedLr::default();
+        let mut epochs = Vec::with_capacity(settings.epochs);
+        let mut losses = Vec::with_capacity(total_steps);
+        let mut trace = NormTrace::default();
+        let mut bn_layers = Vec::new();
+        let (mut step, mut diverged_at_step, mut steps_to_target) = (0u64, None, None);
+        let mut lr = policy.lr(0);
+        for epoch in 0..settings.epochs {
+            for batch in order.epoch() {
+                lr = plateau.as_ref().map_or_else(|| policy.lr(step), |p| p.lr());
+                applied.push(lr);
+                let hyper = StepHyperparams {
+                    lr,
+                    momentum: policy.momentum(step).unwrap_or(settings.momentum),
+                    weight_decay: settings.weight_decay,
+                };
+                match self.engine.step(&batch, &hyper) {
+                    StepOutcome::Diverged(loss) => {
+                        losses.push(loss);
+                        diverged_at_step = Some(step);
+                        break;
+                    }
+                    StepOutcome::Stepped(loss) => losses.push(loss),
+                }
+                step += 1;
+                if settings.trace_every > 0 && step % settings.trace_every == 0 {
+                    let (_, norms) = bn_weight_norms(&self.engine.model().valid());
+                    if !norms.is_empty() {
+                        let w = pooled(&norms);
+                        trace.steps.push(step);
+                        trace.weight_norm.push(w);
+                        trace.effective_lr.push(lr / (w * w));
+                    }
+                }
+                if snapshot_at.contains(&step) {
+                    let model = self.engine.model().valid();
+                    test_snapshots.add_logits(
+                        &predict_logits(&model, &self.splits.test),
+                        self.data.num_classes,
+                    );
+                    if let Some(val) = &self.splits.validation {
+                        val_snapshots
+                            .add_logits(&predict_logits(&model, val), self.data.num_classes);
+                    }
+                }
+            }
+            let train_loss = self.engine.take_mean_loss();
+            if let Some(tracker) = plateau.as_mut() {
+                tracker.observe(train_loss);
+            }
+            let model = self.engine.model().valid();
+            let test = self.evaluate(&model, &self.splits.test);
+            let validation = self
+                .splits
+                .validation
+                .as_ref()
+                .map(|v| self.evaluate(&model, v));
+            let train_eval = self.evaluate(&model, &self.splits.train_subset);
+            let (layers, bn_weight_norms) = bn_weight_norms(&model);
+            bn_layers = layers;
+            // Whatever chooses (here: the step count to the target) never looks at the test split.
+            let chooser = validation.as_ref().unwrap_or(&train_eval);
+            if steps_to_target.is_none() && chooser.top1 >= settings.target_accuracy {
+                steps_to_target = Some(step);
+            }
+            epochs.push(EpochRecord {
+                epoch,
+                steps: step,
+                lr,
+                train_loss,
+                test,
+                validation,
+                train_eval,
+                bn_weight_norms,
+            });
+            if diverged_at_step.is_some() {
+                break;
+            }
+        }
+        let last = epochs.last().expect("at least one epoch");
+        let outcome = if diverged_at_step.is_some() {
+            OutcomeClass::Diverged
+        } else if last.train_loss >= (self.data.num_classes as f64).ln() {
+            OutcomeClass::Collapsed
+        } else {
+            OutcomeClass::Trained
+        };
+        let ensemble =
+            (diverged_at_step.is_none() && test_snapshots.count() >= 2).then(|| EnsembleResult {
+                snapshots: test_snapshots.count(),
+                test: test_snapshots.evaluate(&self.splits.test.labels, self.data.num_classes),
+                validation: self
+                    .splits
+                    .validation
+                    .as_ref()
+                    .map(|v| val_snapshots.evaluate(&v.labels, self.data.num_classes)),
+            });
+        TrainOutcome {
+            final_metrics: last.test,
+            final_train_loss: last.train_loss,
+            best_top1: epochs.iter().map(|e| e.test.top1).fold(0.0, f64::max),
+            diverged: diverged_at_step.is_some(),
+            diverged_at_step,
+            steps: step,
+            steps_to_target,
+            target_split: if self.splits.validation.is_some() {
+                "validation"
+            } else {
+                "train"
+            },
+            outcome,
+            applied_lr: applied.summary(),
+            bn_layers,
+            norm_trace: trace,
+            spikes: detect_spikes(&losses),
+            ensemble,
+            wall_seconds: self.start.elapsed().as_secs_f64(),
+            device: device_name,
+            epochs,
+        }
     }
 }
 
@@ -242,6 +352,7 @@ mod tests {
     use super::*;
     use crate::data::{Task, mnist1d::Mnist1dConfig};
     use crate::schedule::{PolicySpec, ScheduleContext};
+    use crate::train::OptimizerSettings;
 
     fn small_data() -> Dataset {
         Task::Mnist1d(Mnist1dConfig {
@@ -249,18 +360,22 @@ mod tests {
             ..Default::default()
         })
         .load()
+        .unwrap()
     }
 
-    fn settings(epochs: usize) -> TrainSettings {
+    pub(crate) fn settings(epochs: usize) -> TrainSettings {
         TrainSettings {
             epochs,
             batch_size: 32,
             seed: 0,
+            data_seed: 0,
             momentum: 0.9,
-            nesterov: false,
             weight_decay: 0.0,
+            optimizer: OptimizerSettings::default(),
+            label_smoothing: 0.0,
             divergence_factor: 10.0,
             target_accuracy: 0.3,
+            trace_every: 0,
         }
     }
 
@@ -279,7 +394,13 @@ mod tests {
     fn loss_falls_and_accuracy_beats_chance() {
         // Guards the burn pitfall where a misnamed backend parameter silently disables gradients.
         let data = small_data();
-        for arch in [Arch::Mlp { hidden: vec![32] }, Arch::Cnn1d { channels: 8 }] {
+        for arch in [
+            Arch::Mlp {
+                hidden: vec![32],
+                dropout: 0.0,
+            },
+            Arch::Cnn1d { channels: 8 },
+        ] {
             let out = train(
                 ComputeDevice::Cpu,
                 &arch,
@@ -289,11 +410,43 @@ mod tests {
             )
             .unwrap();
             assert!(!out.diverged);
+            assert_eq!(out.outcome, OutcomeClass::Trained);
             assert_eq!(out.epochs.len(), 4);
             assert_eq!(out.steps, 100);
             let (first, last) = (&out.epochs[0], &out.epochs[3]);
             assert!(last.train_loss < first.train_loss, "{arch:?}: {out:?}");
             assert!(out.best_top1 > 0.2, "{arch:?}: {}", out.best_top1);
+            assert_eq!(out.target_split, "train");
+        }
+    }
+
+    /// The engine reproduces lrcast 0.1.0's training loop bit for bit (values captured from the
+    /// 0.1.0 code): a spec whose settings did not change keeps its results, not just its run id.
+    #[test]
+    fn results_of_lrcast_0_1_0_are_reproduced_exactly() {
+        let data = small_data();
+        let cases = [
+            (
+                Arch::Mlp {
+                    hidden: vec![16],
+                    dropout: 0.0,
+                },
+                "onecycle:max_lr=0.1",
+                (4610689743446742139u64, 4610738622996222639u64, 0.26),
+            ),
+            (
+                Arch::Cnn1d { channels: 4 },
+                "cosine:lr=0.05",
+                (4612365777790314742, 4612371067171921667, 0.1),
+            ),
+        ];
+        for (arch, spec, (train_loss, test_loss, top1)) in cases {
+            let mut s = settings(2);
+            (s.seed, s.data_seed, s.weight_decay) = (3, 3, 5e-4);
+            let out = train(ComputeDevice::Cpu, &arch, &data, &policy(spec, 50), &s).unwrap();
+            assert_eq!(out.final_train_loss.to_bits(), train_loss, "{spec}");
+            assert_eq!(out.final_metrics.loss.to_bits(), test_loss, "{spec}");
+            assert_eq!(out.final_metrics.top1, top1, "{spec}");
         }
     }
 
@@ -301,13 +454,17 @@ mod tests {
     fn a_huge_learning_rate_diverges_as_a_result() {
         let out = train(
             ComputeDevice::Cpu,
-            &Arch::Mlp { hidden: vec![32] },
+            &Arch::Mlp {
+                hidden: vec![32],
+                dropout: 0.0,
+            },
             &small_data(),
             &policy("constant:lr=1000", 100),
             &settings(4),
         )
         .unwrap();
         assert!(out.diverged);
+        assert_eq!(out.outcome, OutcomeClass::Diverged);
         let at = out.diverged_at_step.unwrap();
         assert!(at < 100 && out.steps == at);
         assert!(out.epochs.len() <= 4);
@@ -319,7 +476,10 @@ mod tests {
         // sets `best`, as in PyTorch), so with patience 0 the LR halves after epochs 2, 3, ….
         let out = train(
             ComputeDevice::Cpu,
-            &Arch::Mlp { hidden: vec![16] },
+            &Arch::Mlp {
+                hidden: vec![16],
+                dropout: 0.0,
+            },
             &small_data(),
             &policy("plateau:lr=0.1,factor=0.5,patience=0,threshold=0.99", 75),
             &settings(3),
@@ -334,20 +494,51 @@ mod tests {
     #[test]
     fn same_seed_same_run_other_seed_other_run() {
         let data = small_data();
-        let run = |seed| {
+        let run = |seed, data_seed| {
             let mut s = settings(1);
-            s.seed = seed;
+            (s.seed, s.data_seed) = (seed, data_seed);
             train(
                 ComputeDevice::Cpu,
-                &Arch::Mlp { hidden: vec![16] },
+                &Arch::Mlp {
+                    hidden: vec![16],
+                    dropout: 0.0,
+                },
                 &data,
                 &policy("cosine:lr=0.1", 25),
                 &s,
             )
             .unwrap()
         };
-        let (a, b, c) = (run(3), run(3), run(4));
+        let (a, b, c) = (run(3, 3), run(3, 3), run(4, 4));
         assert_eq!(a.epochs, b.epochs);
         assert_ne!(a.epochs, c.epochs);
+        // The batch order has its own seed: changing it alone changes the run.
+        assert_ne!(a.epochs, run(3, 4).epochs);
+    }
+
+    #[test]
+    fn validation_chooses_and_restarts_make_a_snapshot_ensemble() {
+        let data = small_data().carve_validation(0.2, 0);
+        assert_eq!((data.n_train(), data.n_val()), (640, 160));
+        // Warm restarts every 20 steps over 60 steps: three cycles, three snapshots.
+        let out = train(
+            ComputeDevice::Cpu,
+            &Arch::Mlp {
+                hidden: vec![32],
+                dropout: 0.0,
+            },
+            &data,
+            &policy("cosine_restarts:lr=0.1,t_0=20", 60),
+            &settings(3),
+        )
+        .unwrap();
+        assert_eq!(out.target_split, "validation");
+        assert!(out.epochs.iter().all(|e| e.validation.is_some()));
+        let ensemble = out.ensemble.expect("a restarting policy has an ensemble");
+        assert_eq!(ensemble.snapshots, 3);
+        assert!(ensemble.validation.is_some());
+        assert!(ensemble.test.top1 > 0.15, "{ensemble:?}");
+        // No batch norm in an MLP: no weight norms.
+        assert!(out.bn_layers.is_empty());
     }
 }
