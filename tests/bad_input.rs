@@ -176,3 +176,73 @@ fn fit_before_generate_says_what_to_run() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("lrcast generate"), "{}", stderr(&out));
 }
+
+#[test]
+fn unknown_optimizer_lists_the_valid_ones() {
+    rejects(
+        &tiny_with("epochs = 3", "epochs = 3\noptimizer = \"rmsprop\""),
+        &["train.optimizer", "rmsprop", "sgd, adam, adamw"],
+    );
+    rejects(
+        &tiny_with("seed = [0]", "seed = [0]\noptimizer = [\"sgd\", \"lion\"]"),
+        &["grid.optimizer", "lion", "sgd, adam, adamw"],
+    );
+}
+
+#[test]
+fn optimizer_given_twice_or_with_sgd_only_settings() {
+    rejects(
+        &tiny_with("epochs = 3", "epochs = 3\noptimizer = \"adam\"\n[grid2]")
+            .replace("[grid2]", "")
+            .replace("seed = [0]", "seed = [0]\noptimizer = [\"sgd\"]"),
+        &["train.optimizer", "one place"],
+    );
+    rejects(
+        &tiny_with(
+            "epochs = 3",
+            "epochs = 3\noptimizer = \"adam\"\nnesterov = true",
+        ),
+        &["train.nesterov", "sgd only"],
+    );
+}
+
+#[test]
+fn adam_betas_outside_the_unit_interval() {
+    rejects(
+        &tiny_with(
+            "epochs = 3",
+            "epochs = 3\noptimizer = \"adamw\"\nbeta2 = 1.0",
+        ),
+        &["train.beta2", "[0, 1)"],
+    );
+    rejects(
+        &tiny_with("seed = [0]", "seed = [0]\nmomentum = [1.2]"),
+        &["grid.momentum", "β₁", "[0, 1)"],
+    );
+}
+
+#[test]
+fn validation_fraction_outside_its_range() {
+    for bad in ["0.0", "0.6", "-0.1"] {
+        rejects(
+            &tiny_with("epochs = 3", &format!("epochs = 3\nvalidation = {bad}")),
+            &["train.validation", "(0, 0.5]"],
+        );
+    }
+}
+
+#[test]
+fn label_smoothing_clipping_and_trace_out_of_range() {
+    rejects(
+        &tiny_with("epochs = 3", "epochs = 3\nlabel_smoothing = 1.0"),
+        &["train.label_smoothing", "[0, 1)"],
+    );
+    rejects(
+        &tiny_with("epochs = 3", "epochs = 3\nclip_grad_norm = 0.0"),
+        &["train.clip_grad_norm", "positive"],
+    );
+    rejects(
+        &tiny_with("epochs = 3", "epochs = 3\ntrace_every = -1"),
+        &["train.trace_every"],
+    );
+}

@@ -768,6 +768,56 @@ epochs = 2
     }
 
     #[test]
+    fn new_settings_at_their_defaults_keep_ids_and_otherwise_change_them() {
+        let base = plan(RECIPE).unwrap();
+        // Spelling out today's defaults changes nothing.
+        let explicit = plan(&RECIPE.replace(
+            "epochs = 2",
+            "epochs = 2\noptimizer = \"sgd\"\nlabel_smoothing = 0.0\nbeta2 = 0.999\ntrace_every = 0",
+        ))
+        .unwrap();
+        assert_eq!(base.runs[0].run_id, explicit.runs[0].run_id);
+        let same_data_seed =
+            plan(&RECIPE.replace("seed = [0, 1]", "seed = [0]\ndata_seed = [0]")).unwrap();
+        assert_eq!(same_data_seed.runs[0].run_id, base.runs[0].run_id);
+        // Each setting that changes what is trained changes the id.
+        for change in [
+            "epochs = 2\nvalidation = 0.1",
+            "epochs = 2\nlabel_smoothing = 0.1",
+            "epochs = 2\nclip_grad_norm = 1.0",
+            "epochs = 2\noptimizer = \"adamw\"",
+            "epochs = 2\ndecoupled_weight_decay = true",
+        ] {
+            let other = plan(&RECIPE.replace("epochs = 2", change)).unwrap();
+            assert_ne!(other.runs[0].run_id, base.runs[0].run_id, "{change}");
+        }
+        let other_data =
+            plan(&RECIPE.replace("seed = [0, 1]", "seed = [0]\ndata_seed = [5]")).unwrap();
+        assert_ne!(other_data.runs[0].run_id, base.runs[0].run_id);
+        assert_eq!(other_data.runs[0].settings.data_seed, 5);
+    }
+
+    #[test]
+    fn optimizers_are_a_grid_axis_and_validation_shortens_the_epoch() {
+        let p = plan(&RECIPE.replace(
+            "seed = [0, 1]",
+            "seed = [0, 1]\noptimizer = [\"sgd\", \"adam\", \"adamw\"]",
+        ))
+        .unwrap();
+        assert_eq!(p.runs.len(), 2 * 2 * 3 * 2 * 3);
+        let adamw = p
+            .runs
+            .iter()
+            .find(|r| r.settings.optimizer.kind == OptimizerKind::AdamW)
+            .unwrap();
+        assert!(adamw.settings.optimizer.decoupled_weight_decay);
+        // 160 training samples; validation 0.25 leaves 120 → 1 step per epoch at batch 128.
+        let v = plan(&RECIPE.replace("epochs = 2", "epochs = 2\nvalidation = 0.25")).unwrap();
+        assert_eq!(v.runs[0].steps_per_epoch, 1);
+        assert_eq!(v.runs[0].n_val(), 40);
+    }
+
+    #[test]
     fn duplicate_grid_values_are_rejected() {
         let err = plan(&RECIPE.replace("seed = [0, 1]", "seed = [1, 1]")).unwrap_err();
         assert!(err.to_string().contains("listed twice"), "{err}");
