@@ -129,13 +129,12 @@ where
             momentum: cfg.momentum,
             weight_decay: cfg.weight_decay,
         };
-        let loss = match engine.step(&batches.next_full_batch(), &hyper) {
-            StepOutcome::Stepped(loss) => loss,
-            StepOutcome::Diverged(_) => {
-                curve.stopped_early = true;
-                break;
-            }
-        };
+        // The range test reads every loss (it steers on each one), on any device.
+        if let StepOutcome::Diverged { .. } = engine.step(&batches.next_full_batch(), &hyper) {
+            curve.stopped_early = true;
+            break;
+        }
+        let loss = *engine.losses().last().expect("a loss per step");
         let (smoothed, diverged) = smoother.push(loss);
         curve.lrs.push(lr);
         curve.losses.push(loss);

@@ -40,14 +40,20 @@ pub fn time_steps(
     steps: usize,
     repeats: usize,
 ) -> Result<StepTiming> {
-    struct Timing<'a>(&'a Arch, &'a Dataset, usize, usize, usize);
+    struct Timing<'a>(&'a Arch, &'a Dataset, [usize; 4]);
     impl OnBackend for Timing<'_> {
         type Output = Vec<f64>;
         fn run<B: AutodiffBackend>(self, device: &B::Device) -> Vec<f64> {
-            time_on::<B>(device, self.0, self.1, self.2, self.3, self.4)
+            time_on::<B>(device, self.0, self.1, self.2)
         }
     }
-    let per_repeat = run_on(device, Timing(arch, data, batch_size, steps, repeats))?;
+    let sizes = [
+        batch_size,
+        steps,
+        repeats,
+        super::run::readback_every(device),
+    ];
+    let per_repeat = run_on(device, Timing(arch, data, sizes))?;
     let mut sorted = per_repeat.clone();
     sorted.sort_by(f64::total_cmp);
     Ok(StepTiming {
@@ -59,15 +65,14 @@ pub fn time_steps(
     })
 }
 
+/// `sizes`: batch size, timed steps, repeats, steps between loss read-backs.
 fn time_on<B: AutodiffBackend>(
     device: &B::Device,
     arch: &Arch,
     data: &Dataset,
-    batch_size: usize,
-    steps: usize,
-    repeats: usize,
+    sizes: [usize; 4],
 ) -> Vec<f64> {
-    struct Time<'a, B: AutodiffBackend>(&'a B::Device, &'a Dataset, usize, usize, usize);
+    struct Time<'a, B: AutodiffBackend>(&'a B::Device, &'a Dataset, [usize; 4]);
     impl<B: AutodiffBackend> OnModel<B> for Time<'_, B> {
         type Output = Vec<f64>;
         fn run<M>(self, model: M) -> Vec<f64>
@@ -75,26 +80,20 @@ fn time_on<B: AutodiffBackend>(
             M: AutodiffModule<B> + Classifier<B>,
             M::InnerModule: Classifier<B::InnerBackend>,
         {
-            time_model(model, self.0, self.1, self.2, self.3, self.4)
+            time_model(model, self.0, self.1, self.2)
         }
     }
-    let work = Time::<B>(device, data, batch_size, steps, repeats);
+    let work = Time::<B>(device, data, sizes);
     with_model(arch, &data.shape, data.num_classes, 0, device, work)
 }
 
-fn time_model<B, M>(
-    model: M,
-    device: &B::Device,
-    data: &Dataset,
-    batch_size: usize,
-    steps: usize,
-    repeats: usize,
-) -> Vec<f64>
+fn time_model<B, M>(model: M, device: &B::Device, data: &Dataset, sizes: [usize; 4]) -> Vec<f64>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B> + Classifier<B>,
     M::InnerModule: Classifier<B::InnerBackend>,
 {
+    let [batch_size, steps, repeats, readback_every] = sizes;
     let batch = batch_size.min(data.n_train());
     let d = data.input_len();
     let train = DeviceSplit::<B>::upload(
@@ -107,14 +106,15 @@ where
         label_smoothing: 0.0,
         divergence_bound: f64::INFINITY,
     };
-    let mut engine = Engine::new(model, train, OptimizerSettings::default(), loss, device);
+    let mut engine = Engine::new(model, train, OptimizerSettings::default(), loss, device)
+        .with_readback_every(readback_every);
     let hyper = StepHyperparams {
         lr: 0.05,
         momentum: 0.9,
         weight_decay: 5e-4,
     };
     let indices: Vec<usize> = (0..batch).collect();
-    // The engine reads every loss back, which forces each step to complete, as in training.
+    // Losses are read back as in training (every step on the CPU), which forces steps to complete.
     let mut step = || {
         engine.step(&indices, &hyper);
     };

@@ -103,14 +103,19 @@ pub struct LossSettings {
     pub divergence_bound: f64,
 }
 
-/// What one step found.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What one step (or a read-back of deferred losses) found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepOutcome {
-    /// The update was applied after a batch with this loss.
-    Stepped(f64),
-    /// The batch loss was not finite or exceeded the bound; no update was applied.
-    Diverged(f64),
+    /// Training goes on.
+    Stepped,
+    /// The loss of the batch at step `at_step` (steps done before it) was not finite or exceeded
+    /// the bound.
+    Diverged { at_step: u64 },
 }
+
+/// Steps between loss read-backs on an accelerator: reading every loss would serialise the GPU, so
+/// losses stay on the device and are checked in groups. On the CPU every loss is read at once.
+pub const ACCELERATOR_READBACK_EVERY: usize = 20;
 
 /// A model, its optimizer and its training data on one device.
 pub struct Engine<B: AutodiffBackend, M> {
@@ -123,6 +128,13 @@ pub struct Engine<B: AutodiffBackend, M> {
     /// Sum and count of the read-back batch losses since the last [`Engine::take_mean_loss`].
     loss_sum: f64,
     loss_count: usize,
+    /// Every read-back batch loss, in step order (ends at the diverging batch).
+    losses: Vec<f64>,
+    /// Losses computed but not read back yet (deferred mode), with the step of the first.
+    pending: Vec<Tensor<B::InnerBackend, 1>>,
+    pending_from: u64,
+    readback_every: usize,
+    steps_done: u64,
 }
 
 impl<B, M> Engine<B, M>
@@ -151,7 +163,30 @@ where
             train,
             loss_sum: 0.0,
             loss_count: 0,
+            losses: Vec::new(),
+            pending: Vec::new(),
+            pending_from: 0,
+            readback_every: 1,
+            steps_done: 0,
         }
+    }
+
+    /// Read losses back every `every` steps instead of every step (see
+    /// [`ACCELERATOR_READBACK_EVERY`]). With `every > 1` a diverging batch is found up to
+    /// `every − 1` steps late; the steps in between are applied but not counted.
+    pub fn with_readback_every(mut self, every: usize) -> Self {
+        self.readback_every = every.max(1);
+        self
+    }
+
+    /// Optimizer steps applied (up to the diverging batch).
+    pub fn steps_done(&self) -> u64 {
+        self.steps_done
+    }
+
+    /// Every batch loss read back so far, in step order.
+    pub fn losses(&self) -> &[f64] {
+        &self.losses
     }
 
     /// The model being trained.
@@ -166,8 +201,8 @@ where
         self.train.len()
     }
 
-    /// One optimizer step on the training examples `batch`. The loss is read back and checked
-    /// before the update, so a diverging batch leaves the model as it was.
+    /// One optimizer step on the training examples `batch`. When every loss is read back (the CPU
+    /// default) it is checked before the update, so a diverging batch leaves the model as it was.
     pub fn step(&mut self, batch: &[usize], hyper: &StepHyperparams) -> StepOutcome {
         let device = self.train.x.device();
         let index: Vec<i64> = batch.iter().map(|&i| i as i64).collect();
@@ -180,16 +215,56 @@ where
         let loss = self
             .loss
             .forward(logits, self.train.y.clone().select(0, index));
-        let value: f64 = loss.clone().into_scalar().elem();
-        self.loss_sum += value;
-        self.loss_count += 1;
-        if !value.is_finite() || value > self.loss_settings.divergence_bound {
-            self.model = Some(model);
-            return StepOutcome::Diverged(value);
+        if self.readback_every == 1 {
+            let value: f64 = loss.clone().into_scalar().elem();
+            if let StepOutcome::Diverged { at_step } = self.record_loss(value, self.steps_done) {
+                self.model = Some(model);
+                return StepOutcome::Diverged { at_step };
+            }
+        } else {
+            if self.pending.is_empty() {
+                self.pending_from = self.steps_done;
+            }
+            self.pending.push(loss.clone().inner());
         }
         let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
         self.model = Some(self.optimizer.step(hyper, model, grads));
-        StepOutcome::Stepped(value)
+        self.steps_done += 1;
+        if self.pending.len() >= self.readback_every {
+            return self.flush();
+        }
+        StepOutcome::Stepped
+    }
+
+    /// Read back and check the losses not read yet (call at the end of an epoch).
+    pub fn flush(&mut self) -> StepOutcome {
+        if self.pending.is_empty() {
+            return StepOutcome::Stepped;
+        }
+        let values = Tensor::cat(std::mem::take(&mut self.pending), 0)
+            .into_data()
+            .convert::<f64>()
+            .to_vec::<f64>()
+            .expect("f64 losses");
+        for (offset, value) in values.into_iter().enumerate() {
+            let step = self.pending_from + offset as u64;
+            if let diverged @ StepOutcome::Diverged { .. } = self.record_loss(value, step) {
+                self.steps_done = step;
+                return diverged;
+            }
+        }
+        StepOutcome::Stepped
+    }
+
+    fn record_loss(&mut self, value: f64, step: u64) -> StepOutcome {
+        self.loss_sum += value;
+        self.loss_count += 1;
+        self.losses.push(value);
+        if !value.is_finite() || value > self.loss_settings.divergence_bound {
+            StepOutcome::Diverged { at_step: step }
+        } else {
+            StepOutcome::Stepped
+        }
     }
 
     /// Mean of the batch losses since the last call (NaN when none).
@@ -222,4 +297,81 @@ pub fn predict_logits<B: Backend, M: Classifier<B>>(model: &M, split: &DeviceSpl
         start = end;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::{Autodiff, Flex};
+
+    use super::*;
+    use crate::model::mlp::Mlp;
+
+    type B = Autodiff<Flex>;
+
+    /// Runs 40 steps of a small MLP on random data; returns the losses and the outcome.
+    fn run(readback_every: usize, lr: f64) -> (Vec<f64>, StepOutcome, u64) {
+        let device = Default::default();
+        let (n, d) = (64, 6);
+        let x: Vec<f32> = (0..n * d)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) / 5.0)
+            .collect();
+        // The class is the largest of the first three features: learnable.
+        let y: Vec<u8> = (0..n)
+            .map(|i| {
+                let row = &x[i * d..i * d + 3];
+                (0..3).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap() as u8
+            })
+            .collect();
+        let model = Mlp::<B>::new(d, &[8], 3, 1, &device);
+        let train = DeviceSplit::upload(&x, &y, d, &device);
+        let loss = LossSettings {
+            label_smoothing: 0.0,
+            divergence_bound: 10.0 * 3f64.ln(),
+        };
+        let mut engine = Engine::new(model, train, OptimizerSettings::default(), loss, &device)
+            .with_readback_every(readback_every);
+        let mut order = BatchOrder::new(n, 16, 9);
+        let hyper = StepHyperparams {
+            lr,
+            momentum: 0.9,
+            weight_decay: 0.0,
+        };
+        let mut outcome = StepOutcome::Stepped;
+        'epochs: for _ in 0..10 {
+            for batch in order.epoch() {
+                outcome = engine.step(&batch, &hyper);
+                if outcome != StepOutcome::Stepped {
+                    break 'epochs;
+                }
+            }
+            outcome = engine.flush();
+            if outcome != StepOutcome::Stepped {
+                break;
+            }
+        }
+        (engine.losses().to_vec(), outcome, engine.steps_done())
+    }
+
+    #[test]
+    fn deferred_read_back_sees_the_same_losses_and_divergence() {
+        let (eager, outcome, steps) = run(1, 0.05);
+        assert_eq!(
+            (outcome, steps, eager.len()),
+            (StepOutcome::Stepped, 40, 40)
+        );
+        assert!(eager[39] < eager[0]);
+        let (deferred, outcome, steps) = run(7, 0.05);
+        assert_eq!((outcome, steps), (StepOutcome::Stepped, 40));
+        assert_eq!(deferred, eager);
+
+        let (eager, outcome, steps) = run(1, 1e4);
+        let StepOutcome::Diverged { at_step } = outcome else {
+            panic!("LR 1e4 must diverge: {eager:?}");
+        };
+        assert_eq!(steps, at_step);
+        let (deferred, late, late_steps) = run(7, 1e4);
+        assert_eq!(late, outcome, "found at the same step, only later");
+        assert_eq!(late_steps, at_step);
+        assert_eq!(deferred, eager);
+    }
 }

@@ -7,7 +7,7 @@ pub mod engine;
 pub mod metrics;
 pub mod optimizer;
 pub mod periodicity;
-mod run;
+pub mod run;
 pub mod snapshots;
 
 pub use metrics::{EvalMetrics, evaluate_logits};

@@ -68,8 +68,15 @@ pub fn train_on<B: AutodiffBackend>(
             M: AutodiffModule<B> + Classifier<B>,
             M::InnerModule: Classifier<B::InnerBackend>,
         {
-            RunLoop::new(model, self.device, self.data, self.policy, self.settings)
-                .run(self.device_name)
+            RunLoop::new(
+                model,
+                self.device,
+                self.device_name,
+                self.data,
+                self.policy,
+                self.settings,
+            )
+            .run(self.device_name)
         }
     }
     let work = Fit::<B> {
@@ -137,6 +144,14 @@ fn bn_weight_norms<B: Backend, M: Classifier<B>>(model: &M) -> (Vec<String>, Vec
         .unzip()
 }
 
+/// Steps between loss read-backs: every step on the CPU (exact, and free), in groups on a GPU.
+pub fn readback_every(device: ComputeDevice) -> usize {
+    match device {
+        ComputeDevice::Cpu => 1,
+        ComputeDevice::Cuda(_) => super::engine::ACCELERATOR_READBACK_EVERY,
+    }
+}
+
 /// Pooled ‖w‖ over layers: √(Σ ‖w_l‖²).
 fn pooled(norms: &[f64]) -> f64 {
     norms.iter().map(|n| n * n).sum::<f64>().sqrt()
@@ -161,6 +176,7 @@ where
     fn new(
         model: M,
         device: &B::Device,
+        device_name: ComputeDevice,
         data: &'a Dataset,
         policy: &'a LrPolicy,
         settings: &'a TrainSettings,
@@ -179,7 +195,8 @@ where
             label_smoothing: settings.label_smoothing,
             divergence_bound: settings.divergence_factor * (data.num_classes as f64).ln(),
         };
-        let engine = Engine::new(model, train, settings.optimizer, loss, device);
+        let engine = Engine::new(model, train, settings.optimizer, loss, device)
+            .with_readback_every(readback_every(device_name));
         Self {
             engine,
             splits,
@@ -226,7 +243,6 @@ where
         let mut plateau = policy.plateau_state();
         let mut applied = AppliedLr::default();
         let mut epochs = Vec::with_capacity(settings.epochs);
-        let mut losses = Vec::with_capacity(total_steps);
         let mut trace = NormTrace::default();
         let mut bn_layers = Vec::new();
         let (mut step, mut diverged_at_step, mut steps_to_target) = (0u64, None, None);
@@ -240,15 +256,11 @@ where
                     momentum: policy.momentum(step).unwrap_or(settings.momentum),
                     weight_decay: settings.weight_decay,
                 };
-                match self.engine.step(&batch, &hyper) {
-                    StepOutcome::Diverged(loss) => {
-                        losses.push(loss);
-                        diverged_at_step = Some(step);
-                        break;
-                    }
-                    StepOutcome::Stepped(loss) => losses.push(loss),
+                if let StepOutcome::Diverged { at_step } = self.engine.step(&batch, &hyper) {
+                    diverged_at_step = Some(at_step);
+                    break;
                 }
-                step += 1;
+                step = self.engine.steps_done();
                 if settings.trace_every > 0 && step % settings.trace_every == 0 {
                     let (_, norms) = bn_weight_norms(&self.engine.model().valid());
                     if !norms.is_empty() {
@@ -270,6 +282,12 @@ where
                     }
                 }
             }
+            if let (None, StepOutcome::Diverged { at_step }) =
+                (diverged_at_step, self.engine.flush())
+            {
+                diverged_at_step = Some(at_step);
+            }
+            step = self.engine.steps_done();
             let train_loss = self.engine.take_mean_loss();
             if let Some(tracker) = plateau.as_mut() {
                 tracker.observe(train_loss);
@@ -338,7 +356,7 @@ where
             applied_lr: applied.summary(),
             bn_layers,
             norm_trace: trace,
-            spikes: detect_spikes(&losses),
+            spikes: detect_spikes(self.engine.losses()),
             ensemble,
             wall_seconds: self.start.elapsed().as_secs_f64(),
             device: device_name,
