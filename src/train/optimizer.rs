@@ -280,3 +280,159 @@ impl<B: AutodiffBackend> ModuleMapper<B> for UpdateMapper<'_, B> {
         Param::from_mapped_value(id, tensor, mapper)
     }
 }
+
+/// Every optimizer against PyTorch: `fixtures/optimizer_steps.json` holds 5 steps of a tiny
+/// Linear(4,3)→ReLU→Linear(3,2) under 9 configurations (made by `fixtures/make_optimizer_fixture.py`).
+#[cfg(test)]
+mod pytorch_parity {
+    use burn::backend::{Autodiff, Flex};
+    use burn::module::Module;
+    use burn::nn::{Linear, LinearConfig};
+    use burn::tensor::activation::relu;
+    use burn::tensor::{Tensor, TensorData};
+    use serde_json::Value;
+
+    use super::*;
+    use crate::model::Classifier;
+    use crate::train::engine::{DeviceSplit, Engine, LossSettings};
+
+    type B = Autodiff<Flex>;
+
+    #[derive(Module, Debug)]
+    struct Tiny<B: Backend> {
+        l0: Linear<B>,
+        l1: Linear<B>,
+    }
+
+    impl<B: Backend> Classifier<B> for Tiny<B> {
+        fn logits(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+            self.l1.forward(relu(self.l0.forward(x)))
+        }
+    }
+
+    fn matrix(v: &Value) -> Vec<Vec<f64>> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                row.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn vector(v: &Value) -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    }
+
+    /// A Linear layer with PyTorch's `[out, in]` weight (burn stores `[in, out]`).
+    fn linear(weight: &[Vec<f64>], bias: &[f64]) -> Linear<B> {
+        let (out, inp) = (weight.len(), weight[0].len());
+        let device = Default::default();
+        let mut layer = LinearConfig::new(inp, out).init::<B>(&device);
+        let transposed: Vec<f32> = (0..inp)
+            .flat_map(|i| weight.iter().map(move |row| row[i] as f32))
+            .collect();
+        layer.weight = burn::module::Param::from_tensor(Tensor::from_data(
+            TensorData::new(transposed, [inp, out]),
+            &device,
+        ));
+        let bias: Vec<f32> = bias.iter().map(|&b| b as f32).collect();
+        layer.bias = Some(burn::module::Param::from_tensor(Tensor::from_data(
+            TensorData::new(bias, [out]),
+            &device,
+        )));
+        layer
+    }
+
+    /// Largest |lrcast − PyTorch| over a layer's weight (PyTorch layout) and bias.
+    fn max_diff(layer: &Linear<B>, weight: &[Vec<f64>], bias: &[f64]) -> f64 {
+        let w = layer
+            .weight
+            .val()
+            .into_data()
+            .convert::<f64>()
+            .to_vec::<f64>()
+            .unwrap();
+        let out = weight.len();
+        let mut diff: f64 = 0.0;
+        for (o, row) in weight.iter().enumerate() {
+            for (i, &expected) in row.iter().enumerate() {
+                diff = diff.max((w[i * out + o] - expected).abs());
+            }
+        }
+        let b = layer
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .convert::<f64>();
+        for (got, expected) in b.to_vec::<f64>().unwrap().iter().zip(bias) {
+            diff = diff.max((got - expected).abs());
+        }
+        diff
+    }
+
+    #[test]
+    fn every_optimizer_matches_pytorch_step_by_step() {
+        let fixture: Value =
+            serde_json::from_str(include_str!("fixtures/optimizer_steps.json")).unwrap();
+        let init = &fixture["init"];
+        let x: Vec<f32> = matrix(&fixture["x"])
+            .concat()
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let y: Vec<u8> = vector(&fixture["y"]).iter().map(|&v| v as u8).collect();
+        let cases = fixture["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 9);
+        for case in cases {
+            let name = case["name"].as_str().unwrap();
+            let kind = OptimizerKind::parse(case["optimizer"].as_str().unwrap()).unwrap();
+            let settings = OptimizerSettings {
+                kind,
+                nesterov: case["nesterov"].as_bool().unwrap_or(false),
+                decoupled_weight_decay: case["decoupled_weight_decay"].as_bool().unwrap_or(false)
+                    || kind == OptimizerKind::AdamW,
+                beta2: case["beta2"].as_f64().unwrap_or(0.999),
+                eps: case["eps"].as_f64().unwrap_or(1e-8),
+                clip_grad_norm: case["clip_grad_norm"].as_f64(),
+            };
+            let device = Default::default();
+            let model = Tiny {
+                l0: linear(&matrix(&init["w0"]), &vector(&init["b0"])),
+                l1: linear(&matrix(&init["w1"]), &vector(&init["b1"])),
+            };
+            let loss = LossSettings {
+                label_smoothing: case["label_smoothing"].as_f64().unwrap(),
+                divergence_bound: f64::INFINITY,
+            };
+            let train = DeviceSplit::upload(&x, &y, 4, &device);
+            let mut engine = Engine::new(model, train, settings, loss, &device);
+            let (lrs, momenta) = (vector(&case["lr"]), vector(&case["momentum"]));
+            let batch: Vec<usize> = (0..y.len()).collect();
+            for (k, step) in case["steps"].as_array().unwrap().iter().enumerate() {
+                let hyper = StepHyperparams {
+                    lr: lrs[k],
+                    momentum: momenta[k],
+                    weight_decay: case["weight_decay"].as_f64().unwrap(),
+                };
+                engine.step(&batch, &hyper);
+                let loss_diff = (engine.losses()[k] - step["loss"].as_f64().unwrap()).abs();
+                assert!(loss_diff < 1e-5, "{name} step {k}: loss off by {loss_diff}");
+                let m = engine.model();
+                let diff = max_diff(&m.l0, &matrix(&step["w0"]), &vector(&step["b0"]))
+                    .max(max_diff(&m.l1, &matrix(&step["w1"]), &vector(&step["b1"])));
+                assert!(diff < 2e-5, "{name} step {k}: parameters off by {diff}");
+            }
+        }
+    }
+}
