@@ -1,7 +1,13 @@
 //! Tasks: validated task choices and the in-memory datasets they generate.
 
+pub mod cifar;
+pub mod datafile;
+pub mod examples;
+pub mod idx;
 pub mod mnist1d;
 pub mod numpy_rng;
+pub mod shipped;
+pub mod tables;
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
