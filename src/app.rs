@@ -331,7 +331,7 @@ fn lr_find(args: LrFindArgs, quiet: bool) -> Result<()> {
             args.repeats
         ),
     );
-    let data = task.load()?;
+    let data = task.load(None)?;
     let result = lrfind::run_repeated(device, &arch, &data, &config, args.repeats)?;
     let write = |name: &str, text: String| -> Result<PathBuf> {
         let path = args.out.join(name);
@@ -386,7 +386,7 @@ fn bench(args: BenchArgs) -> Result<()> {
         .iter()
         .map(|text| parse_arch(text))
         .collect::<Result<Vec<_>>>()?;
-    let data = crate::data::Task::Mnist1d(Default::default()).load()?;
+    let data = crate::data::Task::mnist1d(Default::default()).load(None)?;
     for arch in &archs {
         let timing = crate::train::bench::time_steps(
             device,

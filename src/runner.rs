@@ -61,11 +61,9 @@ pub fn generate(
     for run in &todo {
         let key = format!("{};{:?}", run.task.spec_string(), run.validation);
         if !datasets.contains_key(&key) {
-            let data = run.task.load()?;
-            let data = match run.validation {
-                Some(v) => data.carve_validation(v.fraction, v.seed),
-                None => data,
-            };
+            let data = run
+                .task
+                .load(run.validation.map(|v| (v.fraction, v.seed)))?;
             datasets.insert(key.clone(), data);
         }
         let data = &datasets[&key];

@@ -211,7 +211,7 @@ epochs = 2
         let store = CorpusStore::new(dir.path(), "r");
         store.ensure_writable().unwrap();
         let run = &plan.runs[0];
-        let data = run.task.load().unwrap();
+        let data = run.task.load(None).unwrap();
         let outcome = crate::train::train(
             ComputeDevice::Cpu,
             &run.arch,

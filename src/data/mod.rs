@@ -1,4 +1,5 @@
-//! Tasks: validated task choices and the in-memory datasets they generate.
+//! Data: the in-memory [`Dataset`] (train / validation / test splits with the example shape), the
+//! tasks that produce one ([`task`]), and the loaders of shipped and user-given files.
 
 pub mod cifar;
 pub mod datafile;
@@ -8,13 +9,13 @@ pub mod mnist1d;
 pub mod numpy_rng;
 pub mod shipped;
 pub mod tables;
+pub mod task;
+
+pub use task::{Normalize, TASK_NAMES, Task, TaskSource};
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-
-use crate::error::Result;
-use crate::spec::KeyValueSpec;
 
 /// A classification dataset in memory: train, optional validation, and test splits.
 #[derive(Debug, Clone)]
@@ -106,110 +107,4 @@ impl Dataset {
 /// Validation examples carved from `n_train` training examples.
 pub fn validation_size(n_train: usize, fraction: f64) -> usize {
     (n_train as f64 * fraction).round() as usize
-}
-
-/// Task names accepted in specs.
-pub const TASK_NAMES: &[&str] = &["mnist1d"];
-
-/// A validated task.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Task {
-    /// Procedural MNIST-1D (Greydanus 2020), generated in process; see [`mnist1d`].
-    Mnist1d(mnist1d::Mnist1dConfig),
-}
-
-impl Task {
-    /// Validate a spec such as `mnist1d` or `mnist1d:num_samples=2000,seed=7`.
-    pub fn from_spec(spec: &KeyValueSpec) -> Result<Self, String> {
-        match spec.name.as_str() {
-            "mnist1d" => {
-                spec.expect_keys(&["num_samples", "seed", "train_split"])?;
-                let defaults = mnist1d::Mnist1dConfig::default();
-                let config = mnist1d::Mnist1dConfig {
-                    num_samples: spec.usize_or("num_samples", defaults.num_samples)?,
-                    seed: spec.usize_or("seed", defaults.seed as usize)? as u64,
-                    train_split: spec.f64_or("train_split", defaults.train_split)?,
-                    ..defaults
-                };
-                config.validate().map_err(|e| format!("`{spec}`: {e}"))?;
-                Ok(Task::Mnist1d(config))
-            }
-            other => Err(format!(
-                "unknown task `{other}`; valid: {}",
-                TASK_NAMES.join(", ")
-            )),
-        }
-    }
-
-    /// Family name used as the one-hot category.
-    pub fn family(&self) -> &'static str {
-        match self {
-            Task::Mnist1d(_) => "mnist1d",
-        }
-    }
-
-    /// Canonical spec text with every parameter spelled out.
-    pub fn spec_string(&self) -> String {
-        match self {
-            Task::Mnist1d(c) => format!(
-                "mnist1d:num_samples={},seed={},train_split={}",
-                c.num_samples, c.seed, c.train_split
-            ),
-        }
-    }
-
-    /// Number of training samples the task will produce (known before generating it, so a plan can
-    /// resolve epoch-based schedule lengths).
-    pub fn train_size(&self) -> usize {
-        match self {
-            // As mnist1d: num_samples // 10 per class, then int(total * train_split).
-            Task::Mnist1d(c) => ((c.num_samples / 10 * 10) as f64 * c.train_split) as usize,
-        }
-    }
-
-    /// Number of test samples.
-    pub fn test_size(&self) -> usize {
-        match self {
-            Task::Mnist1d(c) => c.num_samples / 10 * 10 - self.train_size(),
-        }
-    }
-
-    /// Length of one input vector.
-    pub fn input_len(&self) -> usize {
-        match self {
-            Task::Mnist1d(c) => c.final_seq_length,
-        }
-    }
-
-    /// Number of classes.
-    pub fn num_classes(&self) -> usize {
-        match self {
-            Task::Mnist1d(_) => 10,
-        }
-    }
-
-    /// Shape of one example.
-    pub fn shape(&self) -> Vec<usize> {
-        vec![self.input_len()]
-    }
-
-    /// Generate (or load) the dataset. Deterministic for a spec.
-    pub fn load(&self) -> Result<Dataset> {
-        match self {
-            Task::Mnist1d(config) => {
-                let data = mnist1d::generate(config);
-                Ok(Dataset {
-                    task: self.spec_string(),
-                    shape: vec![data.seq_len],
-                    num_classes: 10,
-                    x_train: data.x_train,
-                    y_train: data.y_train,
-                    x_val: Vec::new(),
-                    y_val: Vec::new(),
-                    x_test: data.x_test,
-                    y_test: data.y_test,
-                })
-            }
-        }
-    }
 }

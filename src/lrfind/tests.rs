@@ -11,11 +11,11 @@ use crate::train::{TrainSettings, train};
 fn data() -> &'static Dataset {
     static DATA: OnceLock<Dataset> = OnceLock::new();
     DATA.get_or_init(|| {
-        Task::Mnist1d(Mnist1dConfig {
+        Task::mnist1d(Mnist1dConfig {
             num_samples: 1000,
             ..Default::default()
         })
-        .load()
+        .load(None)
         .unwrap()
     })
 }

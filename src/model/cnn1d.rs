@@ -18,6 +18,19 @@ pub fn output_length(input_len: usize) -> usize {
     })
 }
 
+/// Shortest sequence the three convolutions accept (see [`fits`]).
+pub const MIN_LEN: usize = 3;
+
+/// Whether every convolution gets an input at least as long as its kernel (len + 2·pad ≥ k).
+pub fn fits(input_len: usize) -> bool {
+    LAYERS
+        .iter()
+        .try_fold(input_len, |len, &(k, s, p)| {
+            (len + 2 * p).checked_sub(k).map(|d| d / s + 1)
+        })
+        .is_some()
+}
+
 /// 1-D CNN. Shapes: `[batch, len]` → reshaped `[batch, 1, len]` → conv(1→c, k5, s2, p1) → ReLU →
 /// conv(c→c, k3, s2, p1) → ReLU → conv(c→c, k3, s2, p1) → ReLU → flatten `[batch, c·L']` → linear → `[batch, classes]`.
 #[derive(Module, Debug)]

@@ -9,6 +9,9 @@ use burn::tensor::{Tensor, TensorData, backend::Backend};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// Key mixed into the run seed so these streams differ from other uses of the same seed.
+const KEY: u64 = 0x5EED_1217_A11C_E5ED;
+
 /// Deterministic source of initial weights for one model.
 pub struct SeededInit {
     rng: ChaCha8Rng,
@@ -18,8 +21,17 @@ impl SeededInit {
     /// A fresh stream for `seed`.
     pub fn new(seed: u64) -> Self {
         Self {
-            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_1217_A11C_E5ED),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ KEY),
         }
+    }
+
+    /// Another ChaCha8 stream of the same seed (`stream` ≥ 1; stream 0 is the weights' own), for
+    /// randomness used during training (dropout masks) that must not shift the initial weights.
+    pub fn side_stream(seed: u64, stream: u64) -> ChaCha8Rng {
+        assert!(stream != 0, "stream 0 is the initial weights' stream");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ KEY);
+        rng.set_stream(stream);
+        rng
     }
 
     /// A parameter of shape `dims` drawn from U(−1/√fan_in, 1/√fan_in).

@@ -1,23 +1,28 @@
-//! Multi-layer perceptron: Linear → ReLU → … → Linear, hidden widths configurable.
+//! Multi-layer perceptron: Linear → ReLU → [dropout] → … → Linear, hidden widths configurable.
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Tensor, activation::relu, backend::Backend};
 
 use super::Classifier;
+use super::dropout::SeededDropout;
 use super::init::SeededInit;
 
-/// Fully connected ReLU network. Shapes: `[batch, input_len]` → `[batch, num_classes]`.
+/// Fully connected ReLU network with optional inverted dropout after each hidden ReLU (training
+/// only). Shapes: `[batch, input_len]` → `[batch, num_classes]`.
 #[derive(Module, Debug)]
 pub struct Mlp<B: Backend> {
     layers: Vec<Linear<B>>,
+    dropout: SeededDropout,
 }
 
 impl<B: Backend> Mlp<B> {
-    /// Build with widths `input_len → hidden… → num_classes`, initialised from `seed`.
+    /// Build with widths `input_len → hidden… → num_classes` and dropout probability `dropout` in
+    /// [0, 1), initialised from `seed`. The initial weights do not depend on `dropout`.
     pub fn new(
         input_len: usize,
         hidden: &[usize],
+        dropout: f64,
         num_classes: usize,
         seed: u64,
         device: &B::Device,
@@ -36,7 +41,10 @@ impl<B: Backend> Mlp<B> {
                 layer
             })
             .collect();
-        Self { layers }
+        Self {
+            layers,
+            dropout: SeededDropout::new(dropout, seed),
+        }
     }
 }
 
@@ -47,7 +55,7 @@ impl<B: Backend> Classifier<B> for Mlp<B> {
         for (i, layer) in self.layers.iter().enumerate() {
             h = layer.forward(h);
             if i < last {
-                h = relu(h);
+                h = self.dropout.forward(relu(h));
             }
         }
         h

@@ -160,6 +160,18 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
         "grid.arch",
         &archs.iter().map(Arch::spec_string).collect::<Vec<_>>(),
     )?;
+    for task in &tasks {
+        for arch in &archs {
+            arch.check_input(&task.shape()).map_err(|message| {
+                Error::recipe_value(
+                    path,
+                    "grid.arch",
+                    format!("{:?}", arch.spec_string()),
+                    format!("cannot train on task `{}`: {message}", task.spec_string()),
+                )
+            })?;
+        }
+    }
     let mut policies = Vec::new();
     for (i, value) in g.policy.iter().enumerate() {
         policies.extend(parse_policy(path, i, value)?);

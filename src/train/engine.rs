@@ -322,7 +322,7 @@ mod tests {
                 (0..3).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap() as u8
             })
             .collect();
-        let model = Mlp::<B>::new(d, &[8], 3, 1, &device);
+        let model = Mlp::<B>::new(d, &[8], 0.0, 3, 1, &device);
         let train = DeviceSplit::upload(&x, &y, d, &device);
         let loss = LossSettings {
             label_smoothing: 0.0,

@@ -373,11 +373,11 @@ mod tests {
     use crate::train::OptimizerSettings;
 
     fn small_data() -> Dataset {
-        Task::Mnist1d(Mnist1dConfig {
+        Task::mnist1d(Mnist1dConfig {
             num_samples: 1000,
             ..Default::default()
         })
-        .load()
+        .load(None)
         .unwrap()
     }
 
@@ -558,5 +558,37 @@ mod tests {
         assert!(ensemble.test.top1 > 0.15, "{ensemble:?}");
         // No batch norm in an MLP: no weight norms.
         assert!(out.bn_layers.is_empty());
+    }
+
+    #[test]
+    fn batch_norm_weights_give_weight_norms_and_the_effective_lr() {
+        let task = Task::from_spec(
+            &crate::spec::KeyValueSpec::parse("fashion10k:train_size=128").unwrap(),
+        )
+        .unwrap();
+        let data = task.load(None).unwrap();
+        let mut s = settings(2);
+        s.trace_every = 2;
+        let out = train(
+            ComputeDevice::Cpu,
+            &Arch::ResNet { depth: 8, width: 4 },
+            &data,
+            &policy("constant:lr=0.1", 8),
+            &s,
+        )
+        .unwrap();
+        assert_eq!(out.steps, 8);
+        // Stem, two convs per block, and the two projection shortcuts.
+        assert_eq!(out.bn_layers.len(), 1 + 3 * 2 + 2, "{:?}", out.bn_layers);
+        assert!(out.epochs.iter().all(|e| e.bn_weight_norms.len() == 9));
+        assert!(out.epochs[0].bn_weight_norms.iter().all(|&w| w > 0.0));
+        assert_eq!(out.norm_trace.steps, vec![2, 4, 6, 8]);
+        let (w, lr) = (
+            out.norm_trace.weight_norm[0],
+            out.norm_trace.effective_lr[0],
+        );
+        assert!((lr - 0.1 / (w * w)).abs() < 1e-12);
+        // The weights move, so the norm does.
+        assert_ne!(out.norm_trace.weight_norm[0], out.norm_trace.weight_norm[3]);
     }
 }
