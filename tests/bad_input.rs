@@ -246,3 +246,110 @@ fn label_smoothing_clipping_and_trace_out_of_range() {
         &["train.trace_every"],
     );
 }
+
+#[test]
+fn unknown_task_and_architecture_list_the_valid_names() {
+    rejects(
+        &tiny_with(
+            "task = [\"mnist1d:num_samples=1000\"]",
+            "task = [\"imagenet\"]",
+        ),
+        &["grid.task", "imagenet", "digits", "fashion10k", "cifar10"],
+    );
+    rejects(
+        &tiny_with("arch = [\"mlp:hidden=32\"]", "arch = [\"vit\"]"),
+        &["grid.arch", "vit", "mlp, cnn1d, cnn2d, resnet"],
+    );
+}
+
+#[test]
+fn an_image_architecture_on_a_sequence_task_is_rejected() {
+    rejects(
+        &tiny_with("arch = [\"mlp:hidden=32\"]", "arch = [\"cnn2d\"]"),
+        &[
+            "grid.arch",
+            "cnn2d",
+            "[C, H, W]",
+            "valid architectures for it: mlp, cnn1d",
+        ],
+    );
+    rejects(
+        &tiny_with("task = [\"mnist1d:num_samples=1000\"]", "task = [\"wine\"]")
+            .replace("arch = [\"mlp:hidden=32\"]", "arch = [\"resnet:depth=8\"]"),
+        &[
+            "grid.arch",
+            "resnet",
+            "wine",
+            "valid architectures for it: mlp",
+        ],
+    );
+}
+
+#[test]
+fn train_size_larger_than_the_data_and_dropout_out_of_range() {
+    rejects(
+        &tiny_with(
+            "task = [\"mnist1d:num_samples=1000\"]",
+            "task = [\"digits:train_size=99999\"]",
+        ),
+        &["grid.task", "train_size=99999", "1..=1438"],
+    );
+    rejects(
+        &tiny_with(
+            "arch = [\"mlp:hidden=32\"]",
+            "arch = [\"mlp:hidden=32,dropout=1.0\"]",
+        ),
+        &["grid.arch", "dropout", "[0, 1)"],
+    );
+}
+
+#[test]
+fn a_dataset_directory_without_the_expected_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("mnist-data");
+    std::fs::create_dir(&data_dir).unwrap();
+    let text = tiny_with(
+        "task = [\"mnist1d:num_samples=1000\"]",
+        &format!("task = [\"mnist:path={}\"]", data_dir.display()),
+    );
+    let recipe = write(dir.path(), "bad.toml", &text);
+    let out = lrcast(dir.path(), &["generate", recipe.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("mnist-data") && err.contains("train-images-idx3-ubyte"),
+        "{err}"
+    );
+    assert!(!dir.path().join("datasets").exists(), "nothing written");
+}
+
+#[test]
+fn a_corrupt_or_truncated_dataset_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("cifar");
+    std::fs::create_dir(&data_dir).unwrap();
+    // Six batch files; the first is cut off in the middle of a record.
+    for name in [
+        "data_batch_2",
+        "data_batch_3",
+        "data_batch_4",
+        "data_batch_5",
+        "test_batch",
+    ] {
+        std::fs::write(data_dir.join(format!("{name}.bin")), vec![1u8; 3073]).unwrap();
+    }
+    std::fs::write(data_dir.join("data_batch_1.bin"), vec![1u8; 3073 + 100]).unwrap();
+    let text = tiny_with(
+        "task = [\"mnist1d:num_samples=1000\"]",
+        &format!("task = [\"cifar10:path={}\"]", data_dir.display()),
+    );
+    let recipe = write(dir.path(), "bad.toml", &text);
+    let out = lrcast(dir.path(), &["generate", recipe.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("data_batch_1.bin") && err.contains("3073"),
+        "{err}"
+    );
+    assert!(!dir.path().join("datasets").exists(), "nothing written");
+}
