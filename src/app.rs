@@ -276,6 +276,29 @@ fn parse_arch(text: &str) -> Result<crate::model::Arch> {
         })
 }
 
+/// `--task`: a validated task.
+fn parse_task(text: &str) -> Result<crate::data::Task> {
+    crate::spec::KeyValueSpec::parse(text)
+        .and_then(|s| crate::data::Task::from_spec(&s))
+        .map_err(|message| Error::BadArgument {
+            flag: "--task".into(),
+            value: text.into(),
+            message,
+        })
+}
+
+/// `--arch` for `task`: a valid architecture whose input fits the task's examples.
+fn parse_arch_for(text: &str, task: &crate::data::Task) -> Result<crate::model::Arch> {
+    let arch = parse_arch(text)?;
+    arch.check_input(&task.shape())
+        .map_err(|message| Error::BadArgument {
+            flag: "--arch".into(),
+            value: text.into(),
+            message: format!("cannot train on task `{}`: {message}", task.spec_string()),
+        })?;
+    Ok(arch)
+}
+
 /// `lrcast lr-find`: the LR range test, with the spread of every suggestion over the repeats.
 fn lr_find(args: LrFindArgs, quiet: bool) -> Result<()> {
     use crate::lrfind::{self, RangeTestConfig, Suggestion};
@@ -285,10 +308,8 @@ fn lr_find(args: LrFindArgs, quiet: bool) -> Result<()> {
         message,
     };
     let device = parse_device(&args.device)?;
-    let arch = parse_arch(&args.arch)?;
-    let task = crate::spec::KeyValueSpec::parse(&args.task)
-        .and_then(|s| crate::data::Task::from_spec(&s))
-        .map_err(|m| bad("--task", &args.task, m))?;
+    let task = parse_task(&args.task)?;
+    let arch = parse_arch_for(&args.arch, &task)?;
     let ramp = args
         .ramp
         .parse()
@@ -381,12 +402,13 @@ fn bench(args: BenchArgs) -> Result<()> {
             message: "must be positive".into(),
         });
     }
+    let task = parse_task(&args.task)?;
     let archs = args
         .archs
         .iter()
-        .map(|text| parse_arch(text))
+        .map(|text| parse_arch_for(text, &task))
         .collect::<Result<Vec<_>>>()?;
-    let data = crate::data::Task::mnist1d(Default::default()).load(None)?;
+    let data = task.load(None)?;
     for arch in &archs {
         let timing = crate::train::bench::time_steps(
             device,

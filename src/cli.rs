@@ -174,6 +174,10 @@ pub struct BenchArgs {
     /// Architectures to time.
     #[arg(long = "arch", default_values_t = ["mlp".to_string(), "cnn1d".to_string()])]
     pub archs: Vec<String>,
+    /// Task whose examples are timed (its shape decides which architectures fit), e.g. mnist1d,
+    /// mnist10k, cifar10:path=DIR.
+    #[arg(long, default_value = "mnist1d")]
+    pub task: String,
     /// Samples per step.
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,

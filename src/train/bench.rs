@@ -21,6 +21,8 @@ const WARMUP_STEPS: usize = 20;
 pub struct StepTiming {
     /// Architecture spec.
     pub arch: String,
+    /// Task spec.
+    pub task: String,
     /// Samples per step.
     pub batch_size: usize,
     /// Device.
@@ -58,6 +60,7 @@ pub fn time_steps(
     sorted.sort_by(f64::total_cmp);
     Ok(StepTiming {
         arch: arch.spec_string(),
+        task: data.task.clone(),
         batch_size,
         device: device.to_string(),
         ms_per_step_median: sorted[sorted.len() / 2],
