@@ -1,5 +1,6 @@
 //! Recipes: read `experiments/NAME.toml` (raw) and validate it into a [`Plan`] of runs.
 
+mod grid;
 pub mod plan;
 pub mod raw;
 
@@ -9,12 +10,7 @@ use std::path::{Path, PathBuf};
 pub use plan::{FitSettings, HOLDOUT_HYPERPARAMETERS, Plan, RunSpec};
 use raw::RawRecipe;
 
-use crate::data::Task;
 use crate::error::{Error, Result};
-use crate::model::Arch;
-use crate::schedule::PolicySpec;
-use crate::spec::KeyValueSpec;
-use crate::train::{OptimizerKind, OptimizerSettings, TrainSettings};
 
 /// The embedded default experiment, used by `lrcast pipeline` without an argument.
 pub const DEFAULT_RECIPE: &str = include_str!("../../experiments/default.toml");
@@ -114,125 +110,67 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
             "use letters, digits, '-' and '_' only (it names directories)",
         ));
     }
-    let g = &raw.grid;
-    non_empty(path, "grid.task", &g.task)?;
-    non_empty(path, "grid.arch", &g.arch)?;
-    non_empty(path, "grid.policy", &g.policy)?;
-    non_empty(path, "grid.base_lr", &g.base_lr)?;
-    non_empty(path, "grid.weight_decay", &g.weight_decay)?;
-    non_empty(path, "grid.momentum", &g.momentum)?;
-    non_empty(path, "grid.batch_size", &g.batch_size)?;
-    non_empty(path, "grid.seed", &g.seed)?;
-    for (key, values) in [
-        ("grid.base_lr", &g.base_lr),
-        ("grid.weight_decay", &g.weight_decay),
-        ("grid.momentum", &g.momentum),
-    ] {
-        no_duplicates(path, key, values)?;
-    }
-    no_duplicates(path, "grid.batch_size", &g.batch_size)?;
-    no_duplicates(path, "grid.seed", &g.seed)?;
-
-    let tasks = g
-        .task
-        .iter()
-        .map(|t| {
-            KeyValueSpec::parse(t)
-                .and_then(|s| Task::from_spec(&s))
-                .map_err(|message| {
-                    Error::recipe_value(path, "grid.task", format!("{t:?}"), message)
-                })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let archs = g
-        .arch
-        .iter()
-        .map(|a| {
-            KeyValueSpec::parse(a)
-                .and_then(|s| Arch::from_spec(&s))
-                .map_err(|message| {
-                    Error::recipe_value(path, "grid.arch", format!("{a:?}"), message)
-                })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    no_duplicates(
-        path,
-        "grid.arch",
-        &archs.iter().map(Arch::spec_string).collect::<Vec<_>>(),
-    )?;
-    for task in &tasks {
-        for arch in &archs {
-            arch.check_input(&task.shape()).map_err(|message| {
-                Error::recipe_value(
-                    path,
-                    "grid.arch",
-                    format!("{:?}", arch.spec_string()),
-                    format!("cannot train on task `{}`: {message}", task.spec_string()),
-                )
-            })?;
-        }
-    }
-    let mut policies = Vec::new();
-    for (i, value) in g.policy.iter().enumerate() {
-        policies.extend(parse_policy(path, i, value)?);
-    }
-    no_duplicates(
-        path,
-        "grid.policy",
-        &policies.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-    )?;
-
-    for &lr in &g.base_lr {
-        if !(lr.is_finite() && lr > 0.0) {
-            return Err(Error::recipe_value(
-                path,
-                "grid.base_lr",
-                lr,
-                "learning rates must be positive and finite, e.g. 0.1",
-            ));
-        }
-    }
-    for &wd in &g.weight_decay {
-        if !(wd.is_finite() && wd >= 0.0) {
-            return Err(Error::recipe_value(
-                path,
-                "grid.weight_decay",
-                wd,
-                "weight decay must be ≥ 0 and finite, e.g. 5e-4",
-            ));
-        }
-    }
-    for &m in &g.momentum {
-        if !(0.0..1.0).contains(&m) {
-            return Err(Error::recipe_value(
-                path,
-                "grid.momentum",
-                m,
-                "momentum (SGD μ, or Adam's β₁) must be in [0, 1), e.g. 0.9",
-            ));
-        }
-    }
-    for &b in &g.batch_size {
-        if !(1..=1 << 20).contains(&b) {
-            return Err(Error::recipe_value(
-                path,
-                "grid.batch_size",
-                b,
-                "batch size must be a positive integer, e.g. 128",
-            ));
-        }
-    }
-    for &s in &g.seed {
-        if s < 0 {
-            return Err(Error::recipe_value(
-                path,
-                "grid.seed",
-                s,
-                "seeds must be non-negative integers",
-            ));
-        }
-    }
     let t = &raw.train;
+    let shared = validate_train(t, path)?;
+    let blocks = raw.grid.blocks();
+    let fit = validate_fit(&raw.fit, &blocks, path)?;
+    let mut runs: Vec<RunSpec> = Vec::new();
+    let mut seen = HashSet::new();
+    for (key, g) in &blocks {
+        for run in grid::expand_block(path, key, g, t, &shared)? {
+            if !seen.insert(run.run_id.clone()) {
+                return Err(Error::recipe_value(
+                    path,
+                    key.as_str(),
+                    format!("{:?}", run.canonical()),
+                    "this run is also in an earlier grid block; remove the overlap so that no run is trained twice",
+                ));
+            }
+            runs.push(run);
+        }
+    }
+    for h in fit
+        .holdout
+        .iter()
+        .filter(|h| h.starts_with(crate::corpus::schema::POLICY_PARAM_PREFIX))
+    {
+        let param = &h[crate::corpus::schema::POLICY_PARAM_PREFIX.len()..];
+        let distinct: HashSet<u64> = runs
+            .iter()
+            .flat_map(|r| r.lr_policy.hyperparameters())
+            .filter(|(k, _)| k.replace('.', "_") == param)
+            .map(|(_, v)| v.to_bits())
+            .collect();
+        if distinct.len() < 3 {
+            return Err(Error::recipe_value(
+                path,
+                "fit.holdout",
+                format!("{h:?}"),
+                format!(
+                    "the grid's policies give `{param}` {} distinct value(s); an extreme-value \
+                     holdout needs at least 3 — sweep it, e.g. sweep = {{ {param} = [0.1, 0.3, 0.5] }}",
+                    distinct.len()
+                ),
+            ));
+        }
+    }
+    Ok(Plan {
+        name,
+        description: raw.description.unwrap_or_default(),
+        source: PathBuf::from(path),
+        recipe_text: text.to_string(),
+        runs,
+        fit,
+    })
+}
+
+/// Settings of `[train]` shared by every grid block.
+pub(crate) struct SharedTrain {
+    /// The validation split, if any.
+    pub validation: Option<plan::ValidationSplit>,
+}
+
+fn validate_train(t: &raw::RawTrain, path: &Path) -> Result<SharedTrain> {
     if t.epochs < 1 {
         return Err(Error::recipe_value(
             path,
@@ -241,23 +179,6 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
             "must be a positive integer, e.g. 5",
         ));
     }
-    let optimizers = validate_optimizers(&raw, path)?;
-    let data_seeds: Option<Vec<u64>> = match &g.data_seed {
-        None => None,
-        Some(seeds) => {
-            non_empty(path, "grid.data_seed", seeds)?;
-            no_duplicates(path, "grid.data_seed", seeds)?;
-            if let Some(&s) = seeds.iter().find(|&&s| s < 0) {
-                return Err(Error::recipe_value(
-                    path,
-                    "grid.data_seed",
-                    s,
-                    "seeds must be non-negative integers",
-                ));
-            }
-            Some(seeds.iter().map(|&s| s as u64).collect())
-        }
-    };
     if !(0.0..1.0).contains(&t.label_smoothing) {
         return Err(Error::recipe_value(
             path,
@@ -315,277 +236,14 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
             "must be in (0, 1], e.g. 0.5",
         ));
     }
-    let fit = validate_fit(&raw, path)?;
-
-    let mut runs = Vec::new();
-    for task in &tasks {
-        for arch in &archs {
-            for (policy_index, policy) in policies.iter().enumerate() {
-                for &base_lr in &g.base_lr {
-                    for &weight_decay in &g.weight_decay {
-                        for &momentum in &g.momentum {
-                            for &batch_size in &g.batch_size {
-                                let ctx = plan::schedule_context(
-                                    task,
-                                    validation,
-                                    batch_size as usize,
-                                    t.epochs as usize,
-                                );
-                                let (policy, lr_policy) =
-                                    plan::policy_for_run(policy, base_lr, &ctx).map_err(
-                                        |source| {
-                                            Error::policy(
-                                                format!(
-                                                    "{}: grid.policy[{policy_index}] with base_lr {base_lr}, batch_size {batch_size}",
-                                                    path.display()
-                                                ),
-                                                source,
-                                            )
-                                        },
-                                    )?;
-                                for (optimizer, &seed) in optimizers
-                                    .iter()
-                                    .flat_map(|o| g.seed.iter().map(move |s| (o, s)))
-                                {
-                                    let seed = seed as u64;
-                                    for data_seed in
-                                        data_seeds.clone().unwrap_or_else(|| vec![seed])
-                                    {
-                                        let settings = TrainSettings {
-                                            epochs: t.epochs as usize,
-                                            batch_size: batch_size as usize,
-                                            seed,
-                                            data_seed,
-                                            momentum,
-                                            weight_decay,
-                                            optimizer: *optimizer,
-                                            label_smoothing: t.label_smoothing,
-                                            divergence_factor: t.divergence_factor,
-                                            target_accuracy: t.target_accuracy,
-                                            trace_every: t.trace_every as u64,
-                                        };
-                                        runs.push(RunSpec::new(
-                                            task.clone(),
-                                            arch.clone(),
-                                            policy.clone(),
-                                            lr_policy.clone(),
-                                            base_lr,
-                                            settings,
-                                            validation,
-                                            ctx.steps_per_epoch,
-                                        ));
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    for h in fit
-        .holdout
-        .iter()
-        .filter(|h| h.starts_with(crate::corpus::schema::POLICY_PARAM_PREFIX))
-    {
-        let param = &h[crate::corpus::schema::POLICY_PARAM_PREFIX.len()..];
-        let distinct: HashSet<u64> = runs
-            .iter()
-            .flat_map(|r| r.lr_policy.hyperparameters())
-            .filter(|(k, _)| k.replace('.', "_") == param)
-            .map(|(_, v)| v.to_bits())
-            .collect();
-        if distinct.len() < 3 {
-            return Err(Error::recipe_value(
-                path,
-                "fit.holdout",
-                format!("{h:?}"),
-                format!(
-                    "the grid's policies give `{param}` {} distinct value(s); an extreme-value \
-                     holdout needs at least 3 — sweep it, e.g. sweep = {{ {param} = [0.1, 0.3, 0.5] }}",
-                    distinct.len()
-                ),
-            ));
-        }
-    }
-    Ok(Plan {
-        name,
-        description: raw.description.unwrap_or_default(),
-        source: PathBuf::from(path),
-        recipe_text: text.to_string(),
-        runs,
-        fit,
-    })
+    Ok(SharedTrain { validation })
 }
 
-/// The optimizers of the grid (`grid.optimizer`, else `train.optimizer`, else SGD) with the
-/// `[train]` settings that go with them.
-fn validate_optimizers(raw: &RawRecipe, path: &Path) -> Result<Vec<OptimizerSettings>> {
-    let t = &raw.train;
-    let (key, names) = match (&raw.grid.optimizer, &t.optimizer) {
-        (Some(_), Some(single)) => {
-            return Err(Error::recipe_value(
-                path,
-                "train.optimizer",
-                format!("{single:?}"),
-                "grid.optimizer is also given; list the optimizers in one place",
-            ));
-        }
-        (Some(list), None) => ("grid.optimizer", list.clone()),
-        (None, Some(single)) => ("train.optimizer", vec![single.clone()]),
-        (None, None) => ("train.optimizer", vec!["sgd".to_string()]),
-    };
-    non_empty(path, key, &names)?;
-    no_duplicates(path, key, &names)?;
-    if !(0.0..1.0).contains(&t.beta2) {
-        return Err(Error::recipe_value(
-            path,
-            "train.beta2",
-            t.beta2,
-            "Adam's β₂ must be in [0, 1), e.g. 0.999",
-        ));
-    }
-    if !(t.eps.is_finite() && t.eps > 0.0) {
-        return Err(Error::recipe_value(
-            path,
-            "train.eps",
-            t.eps,
-            "Adam's ε must be positive, e.g. 1e-8",
-        ));
-    }
-    if let Some(max_norm) = t.clip_grad_norm
-        && !(max_norm.is_finite() && max_norm > 0.0)
-    {
-        return Err(Error::recipe_value(
-            path,
-            "train.clip_grad_norm",
-            max_norm,
-            "the gradient-norm bound must be positive, e.g. 1.0 (or remove the key)",
-        ));
-    }
-    names
-        .iter()
-        .map(|name| {
-            let kind = OptimizerKind::parse(name)
-                .map_err(|message| Error::recipe_value(path, key, format!("{name:?}"), message))?;
-            if kind != OptimizerKind::Sgd && (t.nesterov || t.decoupled_weight_decay) {
-                return Err(Error::recipe_value(
-                    path,
-                    if t.nesterov {
-                        "train.nesterov"
-                    } else {
-                        "train.decoupled_weight_decay"
-                    },
-                    "true",
-                    format!(
-                        "applies to sgd only, not {name}; use adamw for Adam with decoupled weight decay"
-                    ),
-                ));
-            }
-            Ok(OptimizerSettings {
-                kind,
-                nesterov: t.nesterov,
-                decoupled_weight_decay: t.decoupled_weight_decay || kind == OptimizerKind::AdamW,
-                beta2: t.beta2,
-                eps: t.eps,
-                clip_grad_norm: t.clip_grad_norm,
-            })
-        })
-        .collect()
-}
-
-/// A grid policy entry: a spec string, or a TOML table that may sweep its own parameters with a
-/// `sweep` sub-table (`{ name = "step", step_size = "2ep", sweep = { gamma = [0.1, 0.3, 0.5] } }`
-/// is three policies). The base LR comes from `grid.base_lr`, so an entry must not set the policy's
-/// primary LR parameter itself.
-fn parse_policy(path: &Path, index: usize, value: &toml::Value) -> Result<Vec<PolicySpec>> {
-    let key = format!("grid.policy[{index}]");
-    let tables = match value {
-        toml::Value::String(_) => vec![value.clone()],
-        toml::Value::Table(table) => expand_sweep(path, &key, table)?,
-        other => {
-            return Err(Error::recipe_value(
-                path,
-                key,
-                other,
-                "a policy is a spec string such as \"cosine\" or a table such as { name = \"step\", gamma = 0.5 }",
-            ));
-        }
-    };
-    let mut specs = Vec::new();
-    for value in &tables {
-        let spec = PolicySpec::from_toml_value(value)
-            .map_err(|source| Error::policy(format!("{}: {key}", path.display()), source))?;
-        if let Some(primary) = spec.primary_lr_key()
-            && spec.param(primary).is_some()
-        {
-            return Err(Error::recipe_value(
-                path,
-                key,
-                format!("{:?}", spec.to_string()),
-                format!(
-                    "sets `{primary}`, which grid.base_lr sweeps; remove `{primary}` from the policy"
-                ),
-            ));
-        }
-        specs.push(spec);
-    }
-    Ok(specs)
-}
-
-/// Expand a policy table's `sweep = { key = [v1, v2, …], … }` into one table per combination.
-fn expand_sweep(path: &Path, key: &str, table: &toml::Table) -> Result<Vec<toml::Value>> {
-    let mut base = table.clone();
-    let Some(sweep) = base.remove("sweep") else {
-        return Ok(vec![toml::Value::Table(base)]);
-    };
-    let sweep_key = format!("{key}.sweep");
-    let toml::Value::Table(sweep) = sweep else {
-        return Err(Error::recipe_value(
-            path,
-            sweep_key,
-            sweep,
-            "`sweep` is a table of parameter = [values], e.g. sweep = { gamma = [0.1, 0.5] }",
-        ));
-    };
-    let mut combos = vec![base];
-    for (param, values) in sweep {
-        let values = match values {
-            toml::Value::Array(values) if !values.is_empty() => values,
-            other => {
-                return Err(Error::recipe_value(
-                    path,
-                    format!("{sweep_key}.{param}"),
-                    other,
-                    "give a non-empty list of values to sweep, e.g. [0.1, 0.5]",
-                ));
-            }
-        };
-        if combos[0].contains_key(&param) {
-            return Err(Error::recipe_value(
-                path,
-                format!("{sweep_key}.{param}"),
-                &param,
-                "is also set outside `sweep`; set it in one place",
-            ));
-        }
-        combos = combos
-            .into_iter()
-            .flat_map(|c| {
-                let param = &param;
-                values.iter().map(move |v| {
-                    let mut c = c.clone();
-                    c.insert(param.clone(), v.clone());
-                    c
-                })
-            })
-            .collect();
-    }
-    Ok(combos.into_iter().map(toml::Value::Table).collect())
-}
-
-fn validate_fit(raw: &RawRecipe, path: &Path) -> Result<FitSettings> {
-    let f = &raw.fit;
+fn validate_fit(
+    f: &raw::RawFit,
+    blocks: &[(String, &raw::RawGrid)],
+    path: &Path,
+) -> Result<FitSettings> {
     if !(f.quantile > 0.0 && f.quantile < 0.5) {
         return Err(Error::recipe_value(
             path,
@@ -605,13 +263,21 @@ fn validate_fit(raw: &RawRecipe, path: &Path) -> Result<FitSettings> {
             ),
         ));
     }
-    let g = &raw.grid;
+    // Distinct values over all grid blocks.
+    let distinct_of = |values: &dyn Fn(&raw::RawGrid) -> Vec<String>| {
+        blocks
+            .iter()
+            .flat_map(|(_, g)| values(g))
+            .collect::<HashSet<_>>()
+            .len()
+    };
+    let strings = |v: &[f64]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     for h in &f.holdout {
         let distinct = match h.as_str() {
-            "base_lr" => g.base_lr.len(),
-            "weight_decay" => g.weight_decay.len(),
-            "momentum" => g.momentum.len(),
-            "batch_size" => g.batch_size.len(),
+            "base_lr" => distinct_of(&|g| strings(&g.base_lr)),
+            "weight_decay" => distinct_of(&|g| strings(&g.weight_decay)),
+            "momentum" => distinct_of(&|g| strings(&g.momentum)),
+            "batch_size" => distinct_of(&|g| g.batch_size.iter().map(|b| b.to_string()).collect()),
             // Policy parameters are checked against the expanded runs in `validate`.
             p if p.starts_with(crate::corpus::schema::POLICY_PARAM_PREFIX) => usize::MAX,
             _ => {
@@ -681,6 +347,7 @@ fn validate_fit(raw: &RawRecipe, path: &Path) -> Result<FitSettings> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::OptimizerKind;
 
     const RECIPE: &str = r#"
 name = "t"
@@ -827,6 +494,43 @@ epochs = 2
         let v = plan(&RECIPE.replace("epochs = 2", "epochs = 2\nvalidation = 0.25")).unwrap();
         assert_eq!(v.runs[0].steps_per_epoch, 1);
         assert_eq!(v.runs[0].n_val(), 40);
+    }
+
+    #[test]
+    fn grid_blocks_pair_architectures_with_the_tasks_they_fit() {
+        let text = r#"
+name = "blocks"
+[[grid]]
+task = ["mnist1d:num_samples=200"]
+arch = ["mlp:hidden=8", "cnn1d:channels=4"]
+policy = ["constant"]
+base_lr = [0.01, 0.1]
+[[grid]]
+task = ["fashion10k:train_size=300"]
+arch = ["cnn2d:channels=4,hidden=0"]
+policy = ["cosine"]
+base_lr = [0.3]
+[train]
+epochs = 1
+"#;
+        let p = plan(text).unwrap();
+        assert_eq!(p.runs.len(), 2 * 2 + 1);
+        assert_eq!(p.runs[4].task.shape(), vec![1, 28, 28]);
+        // The holdout counts distinct values over all blocks: 0.01, 0.1, 0.3.
+        assert_eq!(p.fit.holdout, vec!["base_lr"]);
+        // A block that repeats a run of another is rejected, naming the block.
+        let overlap = text.replace("base_lr = [0.01, 0.1]", "base_lr = [0.01, 0.1, 0.3]").replace(
+            "task = [\"fashion10k:train_size=300\"]\narch = [\"cnn2d:channels=4,hidden=0\"]\npolicy = [\"cosine\"]",
+            "task = [\"mnist1d:num_samples=200\"]\narch = [\"mlp:hidden=8\"]\npolicy = [\"constant\"]",
+        );
+        let err = plan(&overlap).unwrap_err();
+        assert!(
+            err.to_string().contains("grid[1]") && err.to_string().contains("earlier"),
+            "{err}"
+        );
+        // Keys inside a block are named with its index.
+        let err = plan(&text.replace("base_lr = [0.3]", "base_lr = [-1.0]")).unwrap_err();
+        assert!(err.to_string().contains("grid[1].base_lr"), "{err}");
     }
 
     #[test]

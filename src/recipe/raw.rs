@@ -11,14 +11,57 @@ pub struct RawRecipe {
     pub name: Option<String>,
     /// Free text shown in the report.
     pub description: Option<String>,
-    /// The grid of run settings; every combination is one run.
-    pub grid: RawGrid,
+    /// The grid of run settings (`[grid]`), or several blocks (`[[grid]]`); every combination of a
+    /// block is one run.
+    pub grid: GridSection,
     /// Settings shared by every run.
     #[serde(default)]
     pub train: RawTrain,
     /// Predictor settings.
     #[serde(default)]
     pub fit: RawFit,
+}
+
+/// `[grid]` or `[[grid]]`.
+#[derive(Debug, Clone)]
+pub enum GridSection {
+    /// One `[grid]` table.
+    One(RawGrid),
+    /// Several `[[grid]]` blocks; the plan is the union of their products.
+    Many(Vec<RawGrid>),
+}
+
+impl GridSection {
+    /// Each block with the name messages use for it: `grid`, or `grid[i]`.
+    pub fn blocks(&self) -> Vec<(String, &RawGrid)> {
+        match self {
+            GridSection::One(g) => vec![("grid".into(), g)],
+            GridSection::Many(gs) => gs
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (format!("grid[{i}]"), g))
+                .collect(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for GridSection {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match toml::Value::deserialize(deserializer)? {
+            toml::Value::Array(blocks) if !blocks.is_empty() => blocks
+                .into_iter()
+                .map(|b| RawGrid::deserialize(b).map_err(D::Error::custom))
+                .collect::<Result<_, _>>()
+                .map(GridSection::Many),
+            value @ toml::Value::Table(_) => RawGrid::deserialize(value)
+                .map(GridSection::One)
+                .map_err(D::Error::custom),
+            _ => Err(D::Error::custom(
+                "`grid` is a [grid] table or [[grid]] blocks of lists, e.g. arch = [\"mlp\"]",
+            )),
+        }
+    }
 }
 
 /// `[grid]`: lists whose Cartesian product is the set of runs.
