@@ -48,7 +48,7 @@ pub(crate) fn expand_block(
         .map(|t| {
             KeyValueSpec::parse(t)
                 .and_then(|s| Task::from_spec(&s))
-                .map_err(|message| Error::recipe_value(path, &k("task"), format!("{t:?}"), message))
+                .map_err(|message| Error::recipe_value(path, k("task"), format!("{t:?}"), message))
         })
         .collect::<Result<Vec<_>>>()?;
     let archs = g
@@ -57,7 +57,7 @@ pub(crate) fn expand_block(
         .map(|a| {
             KeyValueSpec::parse(a)
                 .and_then(|s| Arch::from_spec(&s))
-                .map_err(|message| Error::recipe_value(path, &k("arch"), format!("{a:?}"), message))
+                .map_err(|message| Error::recipe_value(path, k("arch"), format!("{a:?}"), message))
         })
         .collect::<Result<Vec<_>>>()?;
     no_duplicates(
@@ -70,7 +70,7 @@ pub(crate) fn expand_block(
             arch.check_input(&task.shape()).map_err(|message| {
                 Error::recipe_value(
                     path,
-                    &k("arch"),
+                    k("arch"),
                     format!("{:?}", arch.spec_string()),
                     format!("cannot train on task `{}`: {message}", task.spec_string()),
                 )
@@ -91,7 +91,7 @@ pub(crate) fn expand_block(
         if !(lr.is_finite() && lr > 0.0) {
             return Err(Error::recipe_value(
                 path,
-                &k("base_lr"),
+                k("base_lr"),
                 lr,
                 "learning rates must be positive and finite, e.g. 0.1",
             ));
@@ -101,7 +101,7 @@ pub(crate) fn expand_block(
         if !(wd.is_finite() && wd >= 0.0) {
             return Err(Error::recipe_value(
                 path,
-                &k("weight_decay"),
+                k("weight_decay"),
                 wd,
                 "weight decay must be ≥ 0 and finite, e.g. 5e-4",
             ));
@@ -111,7 +111,7 @@ pub(crate) fn expand_block(
         if !(0.0..1.0).contains(&m) {
             return Err(Error::recipe_value(
                 path,
-                &k("momentum"),
+                k("momentum"),
                 m,
                 "momentum (SGD μ, or Adam's β₁) must be in [0, 1), e.g. 0.9",
             ));
@@ -121,7 +121,7 @@ pub(crate) fn expand_block(
         if !(1..=1 << 20).contains(&b) {
             return Err(Error::recipe_value(
                 path,
-                &k("batch_size"),
+                k("batch_size"),
                 b,
                 "batch size must be a positive integer, e.g. 128",
             ));
@@ -131,7 +131,7 @@ pub(crate) fn expand_block(
         if s < 0 {
             return Err(Error::recipe_value(
                 path,
-                &k("seed"),
+                k("seed"),
                 s,
                 "seeds must be non-negative integers",
             ));
@@ -146,7 +146,7 @@ pub(crate) fn expand_block(
             if let Some(&s) = seeds.iter().find(|&&s| s < 0) {
                 return Err(Error::recipe_value(
                     path,
-                    &k("data_seed"),
+                    k("data_seed"),
                     s,
                     "seeds must be non-negative integers",
                 ));
