@@ -24,24 +24,24 @@ pub struct RawRecipe {
 
 /// `[grid]` or `[[grid]]`.
 #[derive(Debug, Clone)]
-pub enum GridSection {
-    /// One `[grid]` table.
-    One(RawGrid),
-    /// Several `[[grid]]` blocks; the plan is the union of their products.
-    Many(Vec<RawGrid>),
+pub struct GridSection {
+    /// The blocks; the plan is the union of their products.
+    blocks: Vec<RawGrid>,
+    /// Written as `[[grid]]` (blocks are then named `grid[i]` in messages).
+    is_array: bool,
 }
 
 impl GridSection {
     /// Each block with the name messages use for it: `grid`, or `grid[i]`.
     pub fn blocks(&self) -> Vec<(String, &RawGrid)> {
-        match self {
-            GridSection::One(g) => vec![("grid".into(), g)],
-            GridSection::Many(gs) => gs
-                .iter()
-                .enumerate()
-                .map(|(i, g)| (format!("grid[{i}]"), g))
-                .collect(),
-        }
+        self.blocks
+            .iter()
+            .enumerate()
+            .map(|(i, g)| match self.is_array {
+                true => (format!("grid[{i}]"), g),
+                false => ("grid".to_string(), g),
+            })
+            .collect()
     }
 }
 
@@ -53,9 +53,15 @@ impl<'de> Deserialize<'de> for GridSection {
                 .into_iter()
                 .map(|b| RawGrid::deserialize(b).map_err(D::Error::custom))
                 .collect::<Result<_, _>>()
-                .map(GridSection::Many),
+                .map(|blocks| GridSection {
+                    blocks,
+                    is_array: true,
+                }),
             value @ toml::Value::Table(_) => RawGrid::deserialize(value)
-                .map(GridSection::One)
+                .map(|g| GridSection {
+                    blocks: vec![g],
+                    is_array: false,
+                })
                 .map_err(D::Error::custom),
             _ => Err(D::Error::custom(
                 "`grid` is a [grid] table or [[grid]] blocks of lists, e.g. arch = [\"mlp\"]",
