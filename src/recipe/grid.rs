@@ -154,6 +154,22 @@ pub(crate) fn expand_block(
             Some(seeds.iter().map(|&s| s as u64).collect())
         }
     };
+    let epochs_list: Vec<i64> = match &g.epochs {
+        None => vec![t.epochs],
+        Some(list) => {
+            non_empty(path, &k("epochs"), list)?;
+            no_duplicates(path, &k("epochs"), list)?;
+            if let Some(&e) = list.iter().find(|&&e| !(1..=100_000).contains(&e)) {
+                return Err(Error::recipe_value(
+                    path,
+                    k("epochs"),
+                    e,
+                    "must be a positive integer, e.g. 5",
+                ));
+            }
+            list.clone()
+        }
+    };
     let mut runs = Vec::new();
     for task in &tasks {
         for arch in &archs {
@@ -161,12 +177,16 @@ pub(crate) fn expand_block(
                 for &base_lr in &g.base_lr {
                     for &weight_decay in &g.weight_decay {
                         for &momentum in &g.momentum {
-                            for &batch_size in &g.batch_size {
+                            for (&batch_size, &epochs) in g
+                                .batch_size
+                                .iter()
+                                .flat_map(|b| epochs_list.iter().map(move |e| (b, e)))
+                            {
                                 let ctx = plan::schedule_context(
                                     task,
                                     shared.validation,
                                     batch_size as usize,
-                                    t.epochs as usize,
+                                    epochs as usize,
                                 );
                                 let (policy, lr_policy) =
                                     plan::policy_for_run(policy, base_lr, &ctx).map_err(
@@ -189,7 +209,7 @@ pub(crate) fn expand_block(
                                         data_seeds.clone().unwrap_or_else(|| vec![seed])
                                     {
                                         let settings = TrainSettings {
-                                            epochs: t.epochs as usize,
+                                            epochs: epochs as usize,
                                             batch_size: batch_size as usize,
                                             seed,
                                             data_seed,

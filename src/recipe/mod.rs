@@ -516,6 +516,13 @@ epochs = 1
         let p = plan(text).unwrap();
         assert_eq!(p.runs.len(), 2 * 2 + 1);
         assert_eq!(p.runs[4].task.shape(), vec![1, 28, 28]);
+        let p = plan(&text.replace("base_lr = [0.3]", "base_lr = [0.3]\nepochs = [2, 3]")).unwrap();
+        assert_eq!(p.runs.len(), 2 * 2 + 2);
+        assert_eq!(p.runs[0].settings.epochs, 1, "train.epochs is the default");
+        assert_eq!(
+            (p.runs[4].settings.epochs, p.runs[5].settings.epochs),
+            (2, 3)
+        );
         // The holdout counts distinct values over all blocks: 0.01, 0.1, 0.3.
         assert_eq!(p.fit.holdout, vec!["base_lr"]);
         // A block that repeats a run of another is rejected, naming the block.

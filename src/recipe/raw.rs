@@ -97,6 +97,8 @@ pub struct RawGrid {
     pub seed: Vec<i64>,
     /// Seeds of the batch order; without it each run's batch order follows its `seed`.
     pub data_seed: Option<Vec<i64>>,
+    /// Training lengths in epochs; without it, `train.epochs`.
+    pub epochs: Option<Vec<i64>>,
     /// Optimizers (`sgd`, `adam`, `adamw`); without it, `train.optimizer`.
     pub optimizer: Option<Vec<String>>,
 }
