@@ -252,17 +252,8 @@ fn validate_fit(
             "must be in (0, 0.5): the fraction held out at each end, e.g. 0.1",
         ));
     }
-    if f.holdout.is_empty() {
-        return Err(Error::recipe_value(
-            path,
-            "fit.holdout",
-            "[]",
-            format!(
-                "name at least one hyperparameter to hold out: {}",
-                HOLDOUT_HYPERPARAMETERS.join(", ")
-            ),
-        ));
-    }
+    // An empty list is allowed: the models are then fitted on every run and no extrapolation is
+    // scored (for recipes that only compare runs, such as experiments/peer_check.toml).
     // Distinct values over all grid blocks.
     let distinct_of = |values: &dyn Fn(&raw::RawGrid) -> Vec<String>| {
         blocks
@@ -538,6 +529,21 @@ epochs = 1
         // Keys inside a block are named with its index.
         let err = plan(&text.replace("base_lr = [0.3]", "base_lr = [-1.0]")).unwrap_err();
         assert!(err.to_string().contains("grid[1].base_lr"), "{err}");
+    }
+
+    #[test]
+    fn every_committed_experiment_is_a_valid_plan() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+        let mut count = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let plan = load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert!(!plan.runs.is_empty());
+                count += 1;
+            }
+        }
+        assert!(count >= 3);
     }
 
     #[test]
