@@ -12,8 +12,9 @@
 //! | `mnist:path=DIR`, `fashion_mnist:path=DIR` | IDX files in DIR | `[1, 28, 28]` | 10 | the files' train / t10k |
 //! | `cifar10:path=DIR` | CIFAR-10 binary batches in DIR | `[3, 32, 32]` | 10 | data_batch_1–5 / test_batch |
 //!
-//! Options (every task): `train_size=N` keeps a seeded random subset of N training examples
-//! (`subset_seed`, default 0), so one task yields cheaper variants; `normalize=standard|none`:
+//! Options (every task): `train_size=N` keeps a seeded random subset of N training examples and
+//! `test_size=N` one of N test examples (`subset_seed`, default 0), so one task yields cheaper
+//! variants; `normalize=standard|none`:
 //! `standard` standardises with the training split's mean and standard deviation — per feature for
 //! tables, per channel for images (after scaling pixels to [0, 1]) — and is the default except for
 //! `mnist1d`, whose generator output is used as is (`none`; images are still scaled to [0, 1]).
@@ -43,8 +44,9 @@ pub const TASK_NAMES: &[&str] = &[
     "cifar10",
 ];
 
-/// Stream offset of the `train_size` subset's seed.
+/// Stream offsets of the `train_size` and `test_size` subsets' seeds.
 const SUBSET_STREAM: u64 = 0x5AB5_E700;
+const TEST_SUBSET_STREAM: u64 = 0x7E57_5AB5;
 
 /// Where a task's examples come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +96,8 @@ pub struct Task {
     pub source: TaskSource,
     /// Keep only this many training examples (a seeded subset).
     pub train_size: Option<usize>,
+    /// Keep only this many test examples (a seeded subset).
+    pub test_size: Option<usize>,
     /// Seed of that subset.
     pub subset_seed: u64,
     /// Input normalisation.
@@ -110,6 +114,7 @@ impl Task {
         Self {
             source: TaskSource::Mnist1d(config),
             train_size: None,
+            test_size: None,
             subset_seed: 0,
             normalize: Normalize::None,
             info: TaskInfo {
@@ -125,7 +130,7 @@ impl Task {
     /// File-backed tasks read their files here, so a missing or corrupt file is reported before any
     /// training starts. Errors name the key or file and list the valid choices.
     pub fn from_spec(spec: &KeyValueSpec) -> std::result::Result<Self, String> {
-        const OPTIONS: [&str; 3] = ["train_size", "subset_seed", "normalize"];
+        const OPTIONS: [&str; 4] = ["train_size", "test_size", "subset_seed", "normalize"];
         let with_options = |keys: &[&'static str]| -> Vec<&'static str> {
             keys.iter().copied().chain(OPTIONS).collect()
         };
@@ -178,6 +183,7 @@ impl Task {
                 Task {
                     source,
                     train_size: None,
+                    test_size: None,
                     subset_seed: 0,
                     normalize: Normalize::Standard,
                     info: TaskInfo {
@@ -189,19 +195,20 @@ impl Task {
                 }
             }
         };
-        if let Some(n) = spec.params.get("train_size") {
-            let n: usize = n
-                .parse()
-                .map_err(|_| format!("`train_size={n}` in `{spec}` must be a positive integer"))?;
-            if n == 0 || n > task.info.full_train {
-                return Err(format!(
-                    "`train_size={n}` in `{spec}`: the task has {} training examples; \
-                     choose 1..={}",
-                    task.info.full_train, task.info.full_train
-                ));
+        let subset = |key: &str, available: usize, what: &str| -> std::result::Result<_, String> {
+            let Some(n) = spec.params.get(key) else {
+                return Ok(None);
+            };
+            match n.parse::<usize>() {
+                Ok(n) if (1..=available).contains(&n) => Ok(Some(n)),
+                _ => Err(format!(
+                    "`{key}={n}` in `{spec}`: the task has {available} {what} examples; \
+                     choose 1..={available}"
+                )),
             }
-            task.train_size = Some(n);
-        }
+        };
+        task.train_size = subset("train_size", task.info.full_train, "training")?;
+        task.test_size = subset("test_size", task.info.test, "test")?;
         task.subset_seed = spec.usize_or("subset_seed", 0)? as u64;
         if let Some(value) = spec.params.get("normalize") {
             task.normalize = match value.as_str() {
@@ -221,6 +228,7 @@ impl Task {
         Task {
             source,
             train_size: None,
+            test_size: None,
             subset_seed: 0,
             normalize: Normalize::Standard,
             info: TaskInfo {
@@ -267,9 +275,12 @@ impl Task {
         }
         if let Some(n) = self.train_size {
             options.push(format!("train_size={n}"));
-            if self.subset_seed != 0 {
-                options.push(format!("subset_seed={}", self.subset_seed));
-            }
+        }
+        if let Some(n) = self.test_size {
+            options.push(format!("test_size={n}"));
+        }
+        if self.subset_seed != 0 && (self.train_size.is_some() || self.test_size.is_some()) {
+            options.push(format!("subset_seed={}", self.subset_seed));
         }
         for option in options {
             text.push(if text.contains(':') { ',' } else { ':' });
@@ -284,9 +295,9 @@ impl Task {
         self.train_size.unwrap_or(self.info.full_train)
     }
 
-    /// Test examples.
+    /// Test examples (after `test_size`).
     pub fn test_size(&self) -> usize {
-        self.info.test
+        self.test_size.unwrap_or(self.info.test)
     }
 
     /// Length of one flattened example.
@@ -330,7 +341,12 @@ impl Task {
         };
         data.task = self.spec_string();
         if let Some(n) = self.train_size {
-            data = keep_subset(data, n, self.subset_seed);
+            let keep = seeded_subset(data.n_train(), n, self.subset_seed ^ SUBSET_STREAM);
+            (data.x_train, data.y_train) = select_rows(&data.x_train, &data.y_train, &keep);
+        }
+        if let Some(n) = self.test_size {
+            let keep = seeded_subset(data.n_test(), n, self.subset_seed ^ TEST_SUBSET_STREAM);
+            (data.x_test, data.y_test) = select_rows(&data.x_test, &data.y_test, &keep);
         }
         if let Some((fraction, seed)) = validation {
             data = data.carve_validation(fraction, seed);
@@ -408,20 +424,23 @@ fn from_examples(train: Examples, test: Examples) -> Dataset {
     }
 }
 
-/// Keep a seeded random subset of `n` training examples, in their original order.
-fn keep_subset(mut data: Dataset, n: usize, seed: u64) -> Dataset {
-    let total = data.n_train();
+/// A seeded random choice of `n` of `total` indices, in increasing order.
+fn seeded_subset(total: usize, n: usize, seed: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..total).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ SUBSET_STREAM));
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     let mut keep = order[..n.min(total)].to_vec();
     keep.sort_unstable();
-    let d = data.input_len();
-    data.x_train = keep
+    keep
+}
+
+/// The rows `keep` of row-major `x` (`y.len()` rows) and their labels.
+fn select_rows(x: &[f32], y: &[u8], keep: &[usize]) -> (Vec<f32>, Vec<u8>) {
+    let d = x.len() / y.len().max(1);
+    let rows = keep
         .iter()
-        .flat_map(|&i| data.x_train[i * d..(i + 1) * d].iter().copied())
+        .flat_map(|&i| x[i * d..(i + 1) * d].iter().copied())
         .collect();
-    data.y_train = keep.iter().map(|&i| data.y_train[i]).collect();
-    data
+    (rows, keep.iter().map(|&i| y[i]).collect())
 }
 
 /// Standardise every split with the training split's mean and population standard deviation: per
@@ -498,6 +517,12 @@ mod tests {
                 .spec_string(),
             "digits:train_size=100,subset_seed=3"
         );
+        let t = task("fashion10k:test_size=500").unwrap();
+        assert_eq!(
+            (t.spec_string().as_str(), t.test_size()),
+            ("fashion10k:test_size=500", 500)
+        );
+        assert_eq!(t.load(None).unwrap().n_test(), 500);
     }
 
     #[test]
@@ -559,6 +584,8 @@ mod tests {
             err.contains("train_size=5000") && err.contains("1..=1438"),
             "{err}"
         );
+        let err = task("digits:test_size=0").unwrap_err();
+        assert!(err.contains("1..=359"), "{err}");
         let err = task("digits:normalize=minmax").unwrap_err();
         assert!(err.contains("standard, none"), "{err}");
         let err = task("cifar10").unwrap_err();
