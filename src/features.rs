@@ -17,7 +17,7 @@ use crate::corpus::schema::POLICY_PARAM_PREFIX;
 use crate::error::{Error, Result};
 
 /// Categorical columns one-hot encoded in the features.
-pub const CATEGORICAL_COLUMNS: &[&str] = &["task", "arch", "policy_name"];
+pub const CATEGORICAL_COLUMNS: &[&str] = &["task", "arch", "policy_name", "optimizer"];
 /// The prediction target.
 pub const TARGET_COLUMN: &str = "top1";
 /// Numeric run-spec columns used as features, with their transform.

@@ -124,8 +124,7 @@ fn parse_into(examples: &mut Examples, bytes: &[u8], name: &Path) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flate2::{Compression, write::GzEncoder};
-    use std::io::Write;
+    use crate::data::datafile::test_support::{assert_data_error, gzip};
 
     /// A batch whose record i has label `labels[i]` and pixel j = (i + j) mod 256.
     fn batch(labels: &[u8]) -> Vec<u8> {
@@ -137,27 +136,12 @@ mod tests {
         bytes
     }
 
-    fn gzip(bytes: &[u8]) -> Vec<u8> {
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
-        encoder.write_all(bytes).expect("write to Vec");
-        encoder.finish().expect("finish gzip into Vec")
-    }
-
     fn write_all_batches(dir: &Path) {
         std::fs::create_dir_all(dir).expect("mkdir");
         for (k, name) in TRAIN_FILES.into_iter().enumerate() {
             std::fs::write(dir.join(name), batch(&[k as u8, 9])).expect("write batch");
         }
         std::fs::write(dir.join(TEST_FILE), gzip(&batch(&[3]))).expect("write test batch");
-    }
-
-    fn assert_data_error(result: Result<impl std::fmt::Debug>, pieces: &[&str]) {
-        let err = result.expect_err("should fail");
-        let msg = err.to_string();
-        for piece in pieces {
-            assert!(msg.contains(piece), "{msg:?} lacks {piece:?}");
-        }
-        assert_eq!(err.exit_code(), 2, "{msg}");
     }
 
     #[test]

@@ -43,17 +43,34 @@ pub fn gunzip_if_gzip<'a>(bytes: &'a [u8], name: &Path, expected: &str) -> Resul
     Ok(Cow::Owned(out))
 }
 
+/// Helpers for the loaders' tests: gzip bytes, and check a data-file error.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_support {
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write;
 
-    fn gzip(bytes: &[u8]) -> Vec<u8> {
+    /// `bytes` gzipped.
+    pub fn gzip(bytes: &[u8]) -> Vec<u8> {
         let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
         encoder.write_all(bytes).expect("write to Vec");
         encoder.finish().expect("finish gzip into Vec")
     }
+
+    /// Assert a data-file error (exit code 2) whose message contains every piece.
+    pub fn assert_data_error<T: std::fmt::Debug>(result: crate::error::Result<T>, pieces: &[&str]) {
+        let err = result.expect_err("should fail");
+        let msg = err.to_string();
+        for piece in pieces {
+            assert!(msg.contains(piece), "{msg:?} lacks {piece:?}");
+        }
+        assert_eq!(err.exit_code(), 2, "{msg}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::gzip;
+    use super::*;
 
     #[test]
     fn plain_bytes_pass_through_and_gzip_is_decompressed() {

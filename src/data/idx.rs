@@ -209,8 +209,7 @@ fn body<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flate2::{Compression, write::GzEncoder};
-    use std::io::Write;
+    use crate::data::datafile::test_support::{assert_data_error, gzip};
 
     /// An IDX image file of `n` 28×28 images, image i filled with pixel value i.
     fn images_file(n: u32) -> Vec<u8> {
@@ -232,26 +231,10 @@ mod tests {
         bytes
     }
 
-    fn gzip(bytes: &[u8]) -> Vec<u8> {
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-        encoder.write_all(bytes).expect("write to Vec");
-        encoder.finish().expect("finish gzip into Vec")
-    }
-
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
         let path = dir.join(name);
         std::fs::write(&path, bytes).expect("write temp file");
         path
-    }
-
-    /// Assert a data-file error (exit code 2) whose message contains every piece.
-    fn assert_data_error(result: Result<impl std::fmt::Debug>, pieces: &[&str]) {
-        let err = result.expect_err("should fail");
-        let msg = err.to_string();
-        for piece in pieces {
-            assert!(msg.contains(piece), "{msg:?} lacks {piece:?}");
-        }
-        assert_eq!(err.exit_code(), 2, "{msg}");
     }
 
     #[test]

@@ -160,23 +160,7 @@ fn parse_label(field: &str) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flate2::{Compression, write::GzEncoder};
-    use std::io::Write;
-
-    fn gzip(bytes: &[u8]) -> Vec<u8> {
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-        encoder.write_all(bytes).expect("write to Vec");
-        encoder.finish().expect("finish gzip into Vec")
-    }
-
-    fn assert_data_error(result: Result<Examples>, pieces: &[&str]) {
-        let err = result.expect_err("should fail");
-        let msg = err.to_string();
-        for piece in pieces {
-            assert!(msg.contains(piece), "{msg:?} lacks {piece:?}");
-        }
-        assert_eq!(err.exit_code(), 2, "{msg}");
-    }
+    use crate::data::datafile::test_support::{assert_data_error, gzip};
 
     const WINE_LIKE: &str = "3,2,a,b,c\n1.5,-2,0\n0.1,3e2,2\r\n7,8,1\n\n";
 

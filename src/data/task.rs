@@ -110,20 +110,13 @@ impl Task {
     pub fn mnist1d(config: mnist1d::Mnist1dConfig) -> Self {
         let full_train = config.num_train();
         let test = config.total_samples() - full_train;
-        let shape = vec![config.final_seq_length];
-        Self {
-            source: TaskSource::Mnist1d(config),
-            train_size: None,
-            test_size: None,
-            subset_seed: 0,
-            normalize: Normalize::None,
-            info: TaskInfo {
-                full_train,
-                test,
-                shape,
-                num_classes: mnist1d::NUM_CLASSES,
-            },
-        }
+        let info = TaskInfo {
+            full_train,
+            test,
+            shape: vec![config.final_seq_length],
+            num_classes: mnist1d::NUM_CLASSES,
+        };
+        Self::with_defaults(TaskSource::Mnist1d(config), info)
     }
 
     /// Validate a spec such as `mnist1d`, `digits:train_size=500` or `cifar10:path=/data/cifar`.
@@ -178,21 +171,14 @@ impl Task {
                     ));
                 };
                 spec.expect_keys(&OPTIONS)?;
-                let source = TaskSource::Shipped(shipped_name);
                 let (full_train, test, shape, num_classes) = shipped_info(shipped_name);
-                Task {
-                    source,
-                    train_size: None,
-                    test_size: None,
-                    subset_seed: 0,
-                    normalize: Normalize::Standard,
-                    info: TaskInfo {
-                        full_train,
-                        test,
-                        shape,
-                        num_classes,
-                    },
-                }
+                let info = TaskInfo {
+                    full_train,
+                    test,
+                    shape,
+                    num_classes,
+                };
+                Self::with_defaults(TaskSource::Shipped(shipped_name), info)
             }
         };
         let subset = |key: &str, available: usize, what: &str| -> std::result::Result<_, String> {
@@ -225,19 +211,27 @@ impl Task {
     }
 
     fn from_examples(source: TaskSource, train: &Examples, test: &Examples) -> Self {
-        Task {
+        let info = TaskInfo {
+            full_train: train.len(),
+            test: test.len(),
+            shape: train.shape.clone(),
+            num_classes: train.num_classes.max(test.num_classes),
+        };
+        Self::with_defaults(source, info)
+    }
+
+    /// A task with every option at its default.
+    fn with_defaults(source: TaskSource, info: TaskInfo) -> Self {
+        let mut task = Task {
             source,
             train_size: None,
             test_size: None,
             subset_seed: 0,
             normalize: Normalize::Standard,
-            info: TaskInfo {
-                full_train: train.len(),
-                test: test.len(),
-                shape: train.shape.clone(),
-                num_classes: train.num_classes.max(test.num_classes),
-            },
-        }
+            info,
+        };
+        task.normalize = task.default_normalize();
+        task
     }
 
     /// Family name used as the one-hot category.
