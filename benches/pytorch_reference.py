@@ -2,17 +2,30 @@
 """PyTorch CPU reference for lrcast's per-step training time.
 
 Purpose
-    Measures milliseconds per SGD training step (zero_grad + forward +
-    cross-entropy + backward + optimizer.step()) for the two small models
-    lrcast trains, on random input with the MNIST-1D shape (sequence length
-    40, 10 classes), so the Rust/burn benchmark has a point of comparison.
+    Measures milliseconds per training step (zero_grad + forward +
+    cross-entropy + backward + optimizer.step()) for the small models lrcast
+    trains, on random input (10 classes), so the Rust/burn benchmark has a
+    point of comparison.
 
-    Models:
-      mlp   : Linear(40,100) -> ReLU -> Linear(100,100) -> ReLU -> Linear(100,10)
-      cnn1d : MNIST-1D paper's ConvBase, input [B,1,40]:
-              Conv1d(1,25,5,s=2,p=1) -> ReLU -> Conv1d(25,25,3,s=2,p=1) -> ReLU
-              -> Conv1d(25,25,3,s=2,p=1) -> ReLU -> flatten(25*5=125) -> Linear(125,10)
-    Optimizer: SGD lr=0.05, momentum=0.9, weight_decay=5e-4. float32, batch 128.
+    Models (--models, comma-separated; default mlp,cnn1d):
+      mlp     : MNIST-1D shape [B,40]:
+                Linear(40,100) -> ReLU -> Linear(100,100) -> ReLU -> Linear(100,10)
+      cnn1d   : MNIST-1D paper's ConvBase, input [B,1,40]:
+                Conv1d(1,25,5,s=2,p=1) -> ReLU -> Conv1d(25,25,3,s=2,p=1) -> ReLU
+                -> Conv1d(25,25,3,s=2,p=1) -> ReLU -> flatten(25*5=125) -> Linear(125,10)
+      mlp784  : input [B,1,28,28] flattened: Linear(784,100) -> ReLU
+                -> Linear(100,100) -> ReLU -> Linear(100,10)   (lrcast mlp:hidden=100;100)
+      cnn2d28 : input [B,1,28,28]: 3 x [Conv2d(c_in,c,5,p=2) -> ReLU -> MaxPool2d(2,2)]
+                for c in 32,32,64 -> flatten(64*3*3) -> Linear(576,64) -> ReLU
+                -> Linear(64,10)   (lrcast cnn2d:channels=32;32;64,hidden=64)
+      cnn2d32 : the same cnn2d on [B,3,32,32]: flatten(64*4*4=1024)
+      resnet8 : input [B,1,28,28]: CIFAR ResNet-8 (conv3x3 1->16 + BN + ReLU, one
+                BasicBlock per stage, widths 16/32/64, stride 2 at stages 2-3,
+                1x1 conv+BN shortcut on shape change) -> AdaptiveAvgPool2d(1)
+                -> Linear(64,10)   (lrcast resnet:depth=8,width=16)
+    Optimizer (--optimizer): sgd (default) = SGD lr=0.05, momentum=0.9,
+    weight_decay=5e-4; adamw = AdamW lr=0.002, weight_decay=0.01,
+    betas (0.9, 0.999). float32, batch 128, train mode, default init.
     Timing: 20 warm-up steps, then 5 repeats of 200 timed steps; reports the
     median and the min of the per-repeat ms/step.
 
@@ -20,9 +33,12 @@ How to run
     python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch
     /tmp/torchenv/bin/python benches/pytorch_reference.py --threads 2
     /tmp/torchenv/bin/python benches/pytorch_reference.py --threads 1 --json-out /tmp/ref.jsonl
+    /tmp/torchenv/bin/python benches/pytorch_reference.py --threads 2 \
+        --models mlp,cnn1d,mlp784,cnn2d28,cnn2d32,resnet8 --optimizer adamw
 
     Prints one JSON line per model to stdout, e.g.
-    {"model": "mlp", "batch": 128, "threads": 2, "ms_per_step_median": ..., "ms_per_step_min": ..., "torch": "x.y.z"}
+    {"model": "mlp", "optimizer": "sgd", "batch": 128, "threads": 2,
+     "ms_per_step_median": ..., "ms_per_step_min": ..., "torch": "x.y.z"}
 
 This is a check only: Python/PyTorch is never a runtime or build dependency
 of lrcast. Check machine load (uptime) before trusting the numbers.
@@ -64,16 +80,80 @@ def make_cnn1d() -> nn.Module:
     )
 
 
+def make_mlp784() -> nn.Module:
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(28 * 28, 100),
+        nn.ReLU(),
+        nn.Linear(100, 100),
+        nn.ReLU(),
+        nn.Linear(100, NUM_CLASSES),
+    )
+
+
+def make_cnn2d(c_in: int, size: int) -> nn.Module:
+    # 28 -> 14 -> 7 -> 3 (flat 64*3*3); 32 -> 16 -> 8 -> 4 (flat 64*4*4).
+    layers = []
+    for c in (32, 32, 64):
+        layers += [nn.Conv2d(c_in, c, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2)]
+        c_in, size = c, size // 2
+    layers += [nn.Flatten(), nn.Linear(c_in * size * size, 64), nn.ReLU(), nn.Linear(64, NUM_CLASSES)]
+    return nn.Sequential(*layers)
+
+
+class BasicBlock(nn.Module):
+    """conv3x3(s) -> BN -> ReLU -> conv3x3 -> BN, + shortcut, -> ReLU."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + self.shortcut(x))
+
+
+def make_resnet8(c_in: int = 1, width: int = 16) -> nn.Module:
+    layers = [nn.Conv2d(c_in, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+    widths = (width, 2 * width, 4 * width)
+    c = width
+    for stage, c_out in enumerate(widths):
+        layers.append(BasicBlock(c, c_out, 2 if stage > 0 else 1))
+        c = c_out
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, NUM_CLASSES)]
+    return nn.Sequential(*layers)
+
+
 MODELS = {
     "mlp": (make_mlp, lambda b: (b, SEQ_LEN)),
     "cnn1d": (make_cnn1d, lambda b: (b, 1, SEQ_LEN)),
+    "mlp784": (make_mlp784, lambda b: (b, 1, 28, 28)),
+    "cnn2d28": (lambda: make_cnn2d(1, 28), lambda b: (b, 1, 28, 28)),
+    "cnn2d32": (lambda: make_cnn2d(3, 32), lambda b: (b, 3, 32, 32)),
+    "resnet8": (make_resnet8, lambda b: (b, 1, 28, 28)),
 }
 
 
-def bench(name: str, batch: int, warmup: int, steps: int, repeats: int) -> dict:
+def make_optimizer(name: str, params):
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=5e-4)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=0.002, weight_decay=0.01, betas=(0.9, 0.999))
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def bench(name: str, optimizer: str, batch: int, warmup: int, steps: int, repeats: int) -> dict:
     make, shape = MODELS[name]
     model = make().float().train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    opt = make_optimizer(optimizer, model.parameters())
     loss_fn = nn.CrossEntropyLoss()
     x = torch.randn(*shape(batch), dtype=torch.float32)
     y = torch.randint(0, NUM_CLASSES, (batch,))
@@ -98,6 +178,7 @@ def bench(name: str, batch: int, warmup: int, steps: int, repeats: int) -> dict:
 
     return {
         "model": name,
+        "optimizer": optimizer,
         "batch": batch,
         "threads": torch.get_num_threads(),
         "ms_per_step_median": round(statistics.median(per_step_ms), 4),
@@ -113,7 +194,9 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--models", default="mlp,cnn1d", help="comma-separated: mlp,cnn1d")
+    p.add_argument("--models", default="mlp,cnn1d",
+                   help="comma-separated subset of: " + ",".join(MODELS))
+    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json-out", help="also write the JSON lines to this file")
     args = p.parse_args()
@@ -121,9 +204,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
+    names = [name.strip() for name in args.models.split(",")]
+    unknown = [name for name in names if name not in MODELS]
+    if unknown:
+        p.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
+
     lines = []
-    for name in args.models.split(","):
-        line = json.dumps(bench(name.strip(), args.batch, args.warmup, args.steps, args.repeats))
+    for name in names:
+        line = json.dumps(bench(name, args.optimizer, args.batch, args.warmup, args.steps, args.repeats))
         print(line, flush=True)
         lines.append(line)
 
