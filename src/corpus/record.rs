@@ -250,7 +250,7 @@ impl RunRecord {
             .iter()
             .map(|c| {
                 let value = cell(c.name);
-                debug_assert_eq!(value.kind(), c.kind, "column {}", c.name);
+                assert_eq!(value.kind(), c.kind, "column {} has the wrong kind", c.name);
                 (c.name, value)
             })
             .collect();
