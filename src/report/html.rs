@@ -24,16 +24,17 @@ fn opt(v: Option<f64>) -> String {
 fn group_table(out: &mut String, title: &str, groups: &[GroupSummary]) {
     let _ = write!(
         out,
-        "<table><tr><th>{}</th><th>runs</th><th>diverged</th><th>top-1 min</th><th>median</th><th>max</th></tr>",
+        "<table><tr><th>{}</th><th>runs</th><th>diverged</th><th>collapsed</th><th>top-1 min</th><th>median</th><th>max</th></tr>",
         esc(title)
     );
     for g in groups {
         let _ = write!(
             out,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
             esc(&g.name),
             g.runs,
             g.diverged,
+            g.collapsed,
             g.top1_min,
             g.top1_median,
             g.top1_max
@@ -66,12 +67,15 @@ pub fn render(r: &Report, figures: &[(String, String)]) -> String {
     }
     let _ = writeln!(
         out,
-        "<h2>Corpus</h2>\n<p>{} runs ({} diverged), trained on {} in {:.1} s of training time.</p>",
+        "<h2>Corpus</h2>\n<p>{} runs: {} diverged (non-finite or exploding loss), {} collapsed (finished at \
+         or above a uniform guess's training loss), the rest trained; on {} in {:.1} s of training time.</p>",
         r.runs,
         r.diverged,
+        r.collapsed,
         esc(&r.devices.join(", ")),
         r.train_seconds
     );
+    group_table(&mut out, "task", &r.by_task);
     group_table(&mut out, "architecture", &r.by_arch);
     group_table(&mut out, "policy", &r.by_policy);
     group_table(&mut out, "base LR", &r.by_base_lr);

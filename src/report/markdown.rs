@@ -12,14 +12,14 @@ fn opt(v: Option<f64>) -> String {
 fn group_table(out: &mut String, title: &str, groups: &[GroupSummary]) {
     let _ = writeln!(
         out,
-        "| {title} | runs | diverged | top-1 min | median | max |"
+        "| {title} | runs | diverged | collapsed | top-1 min | median | max |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
     for g in groups {
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {:.3} | {:.3} | {:.3} |",
-            g.name, g.runs, g.diverged, g.top1_min, g.top1_median, g.top1_max
+            "| `{}` | {} | {} | {} | {:.3} | {:.3} | {:.3} |",
+            g.name, g.runs, g.diverged, g.collapsed, g.top1_min, g.top1_median, g.top1_max
         );
     }
     out.push('\n');
@@ -45,12 +45,15 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "\n## Corpus\n\n{} runs ({} diverged), trained on {} in {:.1} s of training time.\n",
+        "\n## Corpus\n\n{} runs: {} diverged (non-finite or exploding loss), {} collapsed (finished at or \
+         above a uniform guess's training loss), the rest trained; on {} in {:.1} s of training time.\n",
         r.runs,
         r.diverged,
+        r.collapsed,
         r.devices.join(", "),
         r.train_seconds
     );
+    group_table(&mut out, "task", &r.by_task);
     group_table(&mut out, "architecture", &r.by_arch);
     group_table(&mut out, "policy", &r.by_policy);
     group_table(&mut out, "base LR", &r.by_base_lr);

@@ -25,6 +25,8 @@ pub struct GroupSummary {
     pub runs: usize,
     /// Diverged runs in the group.
     pub diverged: usize,
+    /// Collapsed runs in the group (finished at or above a uniform guess's training loss).
+    pub collapsed: usize,
     /// Lowest final top-1.
     pub top1_min: f64,
     /// Median final top-1.
@@ -88,10 +90,14 @@ pub struct Report {
     pub runs: usize,
     /// Diverged runs.
     pub diverged: usize,
+    /// Collapsed runs.
+    pub collapsed: usize,
     /// Devices the runs trained on.
     pub devices: Vec<String>,
     /// Total training wall time (s).
     pub train_seconds: f64,
+    /// Spread by task.
+    pub by_task: Vec<GroupSummary>,
     /// Spread by architecture.
     pub by_arch: Vec<GroupSummary>,
     /// Spread by policy.
@@ -127,20 +133,38 @@ fn median(sorted: &[f64]) -> f64 {
     }
 }
 
-fn groups(keys: &[String], top1: &[f64], diverged: &[bool]) -> Vec<GroupSummary> {
-    let mut by: BTreeMap<&str, (Vec<f64>, usize)> = BTreeMap::new();
-    for ((k, &t), &d) in keys.iter().zip(top1).zip(diverged) {
+/// The outcome class of every run: the `outcome` column, or for runs written by lrcast 0.1 (which
+/// has none; its only task had 10 classes) derived the same way from `diverged` and `train_loss`.
+fn outcomes(table: &CorpusTable) -> Result<Vec<String>> {
+    let diverged = table.values("diverged")?;
+    let train_loss = table.values("train_loss")?;
+    let recorded = table.text("outcome").ok();
+    Ok((0..table.len)
+        .map(|i| match recorded.map(|o| o[i].as_str()) {
+            Some(o) if !o.is_empty() => o.to_string(),
+            _ if diverged[i] > 0.5 => "diverged".into(),
+            _ if train_loss[i] >= 10f64.ln() => "collapsed".into(),
+            _ => "trained".into(),
+        })
+        .collect())
+}
+
+fn groups(keys: &[String], top1: &[f64], outcome: &[String]) -> Vec<GroupSummary> {
+    let mut by: BTreeMap<&str, (Vec<f64>, usize, usize)> = BTreeMap::new();
+    for ((k, &t), o) in keys.iter().zip(top1).zip(outcome) {
         let e = by.entry(k).or_default();
         e.0.push(t);
-        e.1 += usize::from(d);
+        e.1 += usize::from(o == "diverged");
+        e.2 += usize::from(o == "collapsed");
     }
     by.into_iter()
-        .map(|(name, (mut values, diverged))| {
+        .map(|(name, (mut values, diverged, collapsed))| {
             values.sort_by(f64::total_cmp);
             GroupSummary {
                 name: name.to_string(),
                 runs: values.len(),
                 diverged,
+                collapsed,
                 top1_min: values[0],
                 top1_median: median(&values),
                 top1_max: values[values.len() - 1],
@@ -157,12 +181,13 @@ pub fn build(
     fit: &FitReport,
 ) -> Result<Report> {
     let top1 = table.values("top1")?;
-    let diverged: Vec<bool> = table.values("diverged")?.iter().map(|&v| v > 0.5).collect();
+    let outcome = outcomes(table)?;
+    let count = |class: &str| outcome.iter().filter(|o| *o == class).count();
     let arch = table.text("arch")?;
     let policy = table.text("policy_name")?;
     let base_lr = table.values("base_lr")?;
     let lr_keys: Vec<String> = base_lr.iter().map(|v| format!("{v:e}")).collect();
-    let mut by_base_lr = groups(&lr_keys, &top1, &diverged);
+    let mut by_base_lr = groups(&lr_keys, &top1, &outcome);
     by_base_lr.sort_by(|a, b| {
         let (x, y): (f64, f64) = (a.name.parse().unwrap_or(0.0), b.name.parse().unwrap_or(0.0));
         x.total_cmp(&y)
@@ -224,11 +249,13 @@ pub fn build(
         description: description.to_string(),
         lrcast_version: crate::LRCAST_VERSION.into(),
         runs: table.len,
-        diverged: diverged.iter().filter(|&&d| d).count(),
+        diverged: count("diverged"),
+        collapsed: count("collapsed"),
         devices,
         train_seconds: table.values("wall_seconds")?.iter().sum(),
-        by_arch: groups(arch, &top1, &diverged),
-        by_policy: groups(policy, &top1, &diverged),
+        by_task: groups(table.text("task")?, &top1, &outcome),
+        by_arch: groups(arch, &top1, &outcome),
+        by_policy: groups(policy, &top1, &outcome),
         by_base_lr,
         best,
         extrapolation: extrapolation(fit),
