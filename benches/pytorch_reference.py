@@ -56,98 +56,17 @@ SEQ_LEN = 40
 NUM_CLASSES = 10
 
 
-def make_mlp() -> nn.Module:
-    return nn.Sequential(
-        nn.Linear(SEQ_LEN, 100),
-        nn.ReLU(),
-        nn.Linear(100, 100),
-        nn.ReLU(),
-        nn.Linear(100, NUM_CLASSES),
-    )
-
-
-def make_cnn1d() -> nn.Module:
-    # 40 -> 19 -> 10 -> 5 along the sequence axis.
-    return nn.Sequential(
-        nn.Conv1d(1, 25, 5, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Conv1d(25, 25, 3, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Conv1d(25, 25, 3, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(25 * 5, NUM_CLASSES),
-    )
-
-
-def make_mlp784() -> nn.Module:
-    return nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(28 * 28, 100),
-        nn.ReLU(),
-        nn.Linear(100, 100),
-        nn.ReLU(),
-        nn.Linear(100, NUM_CLASSES),
-    )
-
-
-def make_cnn2d(c_in: int, size: int) -> nn.Module:
-    # 28 -> 14 -> 7 -> 3 (flat 64*3*3); 32 -> 16 -> 8 -> 4 (flat 64*4*4).
-    layers = []
-    for c in (32, 32, 64):
-        layers += [nn.Conv2d(c_in, c, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2)]
-        c_in, size = c, size // 2
-    layers += [nn.Flatten(), nn.Linear(c_in * size * size, 64), nn.ReLU(), nn.Linear(64, NUM_CLASSES)]
-    return nn.Sequential(*layers)
-
-
-class BasicBlock(nn.Module):
-    """conv3x3(s) -> BN -> ReLU -> conv3x3 -> BN, + shortcut, -> ReLU."""
-
-    def __init__(self, c_in: int, c_out: int, stride: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c_out)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c_out)
-        self.shortcut = nn.Identity()
-        if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
-
-    def forward(self, x):
-        out = torch.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return torch.relu(out + self.shortcut(x))
-
-
-def make_resnet8(c_in: int = 1, width: int = 16) -> nn.Module:
-    layers = [nn.Conv2d(c_in, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
-    widths = (width, 2 * width, 4 * width)
-    c = width
-    for stage, c_out in enumerate(widths):
-        layers.append(BasicBlock(c, c_out, 2 if stage > 0 else 1))
-        c = c_out
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, NUM_CLASSES)]
-    return nn.Sequential(*layers)
+from torch_models import make_cnn1d, make_cnn2d, make_mlp, make_optimizer, make_resnet  # noqa: E402
 
 
 MODELS = {
-    "mlp": (make_mlp, lambda b: (b, SEQ_LEN)),
-    "cnn1d": (make_cnn1d, lambda b: (b, 1, SEQ_LEN)),
-    "mlp784": (make_mlp784, lambda b: (b, 1, 28, 28)),
-    "cnn2d28": (lambda: make_cnn2d(1, 28), lambda b: (b, 1, 28, 28)),
-    "cnn2d32": (lambda: make_cnn2d(3, 32), lambda b: (b, 3, 32, 32)),
-    "resnet8": (make_resnet8, lambda b: (b, 1, 28, 28)),
+    "mlp": (lambda: make_mlp((SEQ_LEN,), NUM_CLASSES), lambda b: (b, SEQ_LEN)),
+    "cnn1d": (lambda: make_cnn1d(SEQ_LEN, NUM_CLASSES), lambda b: (b, SEQ_LEN)),
+    "mlp784": (lambda: make_mlp((1, 28, 28), NUM_CLASSES), lambda b: (b, 1, 28, 28)),
+    "cnn2d28": (lambda: make_cnn2d((1, 28, 28), NUM_CLASSES), lambda b: (b, 1, 28, 28)),
+    "cnn2d32": (lambda: make_cnn2d((3, 32, 32), NUM_CLASSES), lambda b: (b, 3, 32, 32)),
+    "resnet8": (lambda: make_resnet((1, 28, 28), NUM_CLASSES), lambda b: (b, 1, 28, 28)),
 }
-
-
-def make_optimizer(name: str, params):
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=5e-4)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=0.002, weight_decay=0.01, betas=(0.9, 0.999))
-    raise ValueError(f"unknown optimizer {name!r}")
 
 
 def bench(name: str, optimizer: str, batch: int, warmup: int, steps: int, repeats: int) -> dict:

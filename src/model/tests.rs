@@ -685,3 +685,19 @@ fn step_times() {
         println!("{spec} on {shape:?}, batch 128: {ms:.1} ms/step");
     }
 }
+
+/// The architectures have exactly the parameters of their PyTorch counterparts in
+/// `benches/torch_models.py` (counts printed by PyTorch 2.15), so the accuracy comparison with
+/// PyTorch compares the same models.
+#[test]
+fn parameter_counts_equal_pytorch_models() {
+    for (spec, shape, pytorch) in [
+        ("mlp:hidden=100;100", vec![1, 28, 28], 89_610),
+        ("cnn1d:channels=25", vec![40], 5_210),
+        ("cnn2d:channels=32;32;64,hidden=64", vec![1, 28, 28], 115_306),
+        ("cnn2d:channels=32;32;64,hidden=64", vec![3, 32, 32], 145_578),
+        ("resnet:depth=8,width=16", vec![1, 28, 28], 77_754),
+    ] {
+        assert_eq!(arch(spec).num_params(&shape, 10), pytorch, "{spec} on {shape:?}");
+    }
+}
