@@ -694,10 +694,22 @@ fn parameter_counts_equal_pytorch_models() {
     for (spec, shape, pytorch) in [
         ("mlp:hidden=100;100", vec![1, 28, 28], 89_610),
         ("cnn1d:channels=25", vec![40], 5_210),
-        ("cnn2d:channels=32;32;64,hidden=64", vec![1, 28, 28], 115_306),
-        ("cnn2d:channels=32;32;64,hidden=64", vec![3, 32, 32], 145_578),
+        (
+            "cnn2d:channels=32;32;64,hidden=64",
+            vec![1, 28, 28],
+            115_306,
+        ),
+        (
+            "cnn2d:channels=32;32;64,hidden=64",
+            vec![3, 32, 32],
+            145_578,
+        ),
         ("resnet:depth=8,width=16", vec![1, 28, 28], 77_754),
     ] {
-        assert_eq!(arch(spec).num_params(&shape, 10), pytorch, "{spec} on {shape:?}");
+        assert_eq!(
+            arch(spec).num_params(&shape, 10),
+            pytorch,
+            "{spec} on {shape:?}"
+        );
     }
 }
