@@ -91,14 +91,11 @@ impl RunRecord {
         let last = outcome.epochs.last();
         let val = last.and_then(|e| e.validation);
         let train_eval = last.map(|e| e.train_eval);
-        let final_norm = last
-            .filter(|e| !e.bn_weight_norms.is_empty())
-            .map(|e| e.bn_weight_norms.iter().map(|n| n * n).sum::<f64>().sqrt());
+        let final_norm = last.and_then(|e| e.pooled_weight_norm());
         let pooled_norms: Vec<f64> = outcome
             .epochs
             .iter()
-            .filter(|e| !e.bn_weight_norms.is_empty())
-            .map(|e| e.bn_weight_norms.iter().map(|n| n * n).sum::<f64>().sqrt())
+            .filter_map(|e| e.pooled_weight_norm())
             .collect();
         let ensemble = outcome.ensemble.as_ref();
         let cell = |name: &'static str| -> Cell {

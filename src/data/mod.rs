@@ -67,24 +67,12 @@ impl Dataset {
     /// their original order). The same task, fraction and seed always give the same split.
     pub fn carve_validation(mut self, fraction: f64, seed: u64) -> Self {
         let n = self.n_train();
-        let n_val = validation_size(n, fraction);
-        let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ VALIDATION_STREAM));
+        let val = seeded_subset(n, validation_size(n, fraction), seed ^ VALIDATION_STREAM);
         let mut is_val = vec![false; n];
-        order[..n_val].iter().for_each(|&i| is_val[i] = true);
-        let d = self.input_len();
-        let (mut xt, mut yt, mut xv, mut yv) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (i, &to_validation) in is_val.iter().enumerate() {
-            let row = &self.x_train[i * d..(i + 1) * d];
-            if to_validation {
-                xv.extend_from_slice(row);
-                yv.push(self.y_train[i]);
-            } else {
-                xt.extend_from_slice(row);
-                yt.push(self.y_train[i]);
-            }
-        }
-        (self.x_train, self.y_train, self.x_val, self.y_val) = (xt, yt, xv, yv);
+        val.iter().for_each(|&i| is_val[i] = true);
+        let train: Vec<usize> = (0..n).filter(|&i| !is_val[i]).collect();
+        (self.x_val, self.y_val) = select_rows(&self.x_train, &self.y_train, &val);
+        (self.x_train, self.y_train) = select_rows(&self.x_train, &self.y_train, &train);
         self
     }
 
@@ -93,15 +81,28 @@ impl Dataset {
     pub fn train_eval_subset(&self) -> (Vec<f32>, Vec<u8>) {
         let n = self.n_train();
         let stride = n.div_ceil(TRAIN_EVAL_SIZE).max(1);
-        let d = self.input_len();
-        let mut x = Vec::new();
-        let mut y = Vec::new();
-        for i in (0..n).step_by(stride) {
-            x.extend_from_slice(&self.x_train[i * d..(i + 1) * d]);
-            y.push(self.y_train[i]);
-        }
-        (x, y)
+        let rows: Vec<usize> = (0..n).step_by(stride).collect();
+        select_rows(&self.x_train, &self.y_train, &rows)
     }
+}
+
+/// A seeded random choice of `n` of `total` indices, in increasing order.
+fn seeded_subset(total: usize, n: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..total).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let mut keep = order[..n.min(total)].to_vec();
+    keep.sort_unstable();
+    keep
+}
+
+/// The rows `keep` of row-major `x` (`y.len()` rows) and their labels.
+fn select_rows(x: &[f32], y: &[u8], keep: &[usize]) -> (Vec<f32>, Vec<u8>) {
+    let d = x.len() / y.len().max(1);
+    let rows = keep
+        .iter()
+        .flat_map(|&i| x[i * d..(i + 1) * d].iter().copied())
+        .collect();
+    (rows, keep.iter().map(|&i| y[i]).collect())
 }
 
 /// Validation examples carved from `n_train` training examples.

@@ -20,14 +20,10 @@
 //! `mnist1d`, whose generator output is used as is (`none`; images are still scaled to [0, 1]).
 //! Options at their defaults are left out of the canonical spec, so run ids do not change.
 
-use std::path::{Path, PathBuf};
-
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
+use std::path::PathBuf;
 
 use super::examples::Examples;
-use super::{Dataset, cifar, idx, mnist1d, shipped};
+use super::{Dataset, cifar, idx, mnist1d, seeded_subset, select_rows, shipped};
 use crate::error::Result;
 use crate::spec::KeyValueSpec;
 
@@ -418,25 +414,6 @@ fn from_examples(train: Examples, test: Examples) -> Dataset {
     }
 }
 
-/// A seeded random choice of `n` of `total` indices, in increasing order.
-fn seeded_subset(total: usize, n: usize, seed: u64) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..total).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let mut keep = order[..n.min(total)].to_vec();
-    keep.sort_unstable();
-    keep
-}
-
-/// The rows `keep` of row-major `x` (`y.len()` rows) and their labels.
-fn select_rows(x: &[f32], y: &[u8], keep: &[usize]) -> (Vec<f32>, Vec<u8>) {
-    let d = x.len() / y.len().max(1);
-    let rows = keep
-        .iter()
-        .flat_map(|&i| x[i * d..(i + 1) * d].iter().copied())
-        .collect();
-    (rows, keep.iter().map(|&i| y[i]).collect())
-}
-
 /// Standardise every split with the training split's mean and population standard deviation: per
 /// channel for images `[C, H, W]`, per feature otherwise (a constant feature keeps std 1).
 fn standardize(data: &mut Dataset) {
@@ -473,14 +450,6 @@ fn standardize(data: &mut Dataset) {
                 *v = ((*v as f64 - mean[g]) / std[g]) as f32;
             }
         }
-    }
-}
-
-/// Path of a file-backed task's directory (for messages).
-pub fn task_path(task: &Task) -> Option<&Path> {
-    match &task.source {
-        TaskSource::Idx { path, .. } | TaskSource::Cifar10 { path } => Some(path),
-        _ => None,
     }
 }
 

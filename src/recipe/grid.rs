@@ -127,31 +127,14 @@ pub(crate) fn expand_block(
             ));
         }
     }
-    for &s in &g.seed {
-        if s < 0 {
-            return Err(Error::recipe_value(
-                path,
-                k("seed"),
-                s,
-                "seeds must be non-negative integers",
-            ));
-        }
-    }
+    let seeds = non_negative_seeds(path, &k("seed"), &g.seed)?;
     let optimizers = validate_optimizers(path, key, g.optimizer.as_ref(), t)?;
     let data_seeds: Option<Vec<u64>> = match &g.data_seed {
         None => None,
         Some(seeds) => {
             non_empty(path, &k("data_seed"), seeds)?;
             no_duplicates(path, &k("data_seed"), seeds)?;
-            if let Some(&s) = seeds.iter().find(|&&s| s < 0) {
-                return Err(Error::recipe_value(
-                    path,
-                    k("data_seed"),
-                    s,
-                    "seeds must be non-negative integers",
-                ));
-            }
-            Some(seeds.iter().map(|&s| s as u64).collect())
+            Some(non_negative_seeds(path, &k("data_seed"), seeds)?)
         }
     };
     let epochs_list: Vec<i64> = match &g.epochs {
@@ -202,9 +185,8 @@ pub(crate) fn expand_block(
                                     )?;
                                 for (optimizer, &seed) in optimizers
                                     .iter()
-                                    .flat_map(|o| g.seed.iter().map(move |s| (o, s)))
+                                    .flat_map(|o| seeds.iter().map(move |s| (o, s)))
                                 {
-                                    let seed = seed as u64;
                                     for data_seed in
                                         data_seeds.clone().unwrap_or_else(|| vec![seed])
                                     {
@@ -319,6 +301,18 @@ fn validate_optimizers(
                 beta2: t.beta2,
                 eps: t.eps,
                 clip_grad_norm: t.clip_grad_norm,
+            })
+        })
+        .collect()
+}
+
+/// `seeds` as unsigned integers; the first negative one is an error naming `key`.
+fn non_negative_seeds(path: &Path, key: &str, seeds: &[i64]) -> Result<Vec<u64>> {
+    seeds
+        .iter()
+        .map(|&s| {
+            u64::try_from(s).map_err(|_| {
+                Error::recipe_value(path, key, s, "seeds must be non-negative integers")
             })
         })
         .collect()

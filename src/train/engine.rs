@@ -125,11 +125,10 @@ pub struct Engine<B: AutodiffBackend, M> {
     loss: CrossEntropyLoss<B>,
     loss_settings: LossSettings,
     train: DeviceSplit<B>,
-    /// Sum and count of the read-back batch losses since the last [`Engine::take_mean_loss`].
-    loss_sum: f64,
-    loss_count: usize,
     /// Every read-back batch loss, in step order (ends at the diverging batch).
     losses: Vec<f64>,
+    /// Start in `losses` of the losses not yet averaged by [`Engine::take_mean_loss`].
+    unaveraged_from: usize,
     /// Losses computed but not read back yet (deferred mode), with the step of the first.
     pending: Vec<Tensor<B::InnerBackend, 1>>,
     pending_from: u64,
@@ -161,9 +160,8 @@ where
             loss: config.init(device),
             loss_settings,
             train,
-            loss_sum: 0.0,
-            loss_count: 0,
             losses: Vec::new(),
+            unaveraged_from: 0,
             pending: Vec::new(),
             pending_from: 0,
             readback_every: 1,
@@ -257,8 +255,6 @@ where
     }
 
     fn record_loss(&mut self, value: f64, step: u64) -> StepOutcome {
-        self.loss_sum += value;
-        self.loss_count += 1;
         self.losses.push(value);
         if !value.is_finite() || value > self.loss_settings.divergence_bound {
             StepOutcome::Diverged { at_step: step }
@@ -269,14 +265,13 @@ where
 
     /// Mean of the batch losses since the last call (NaN when none).
     pub fn take_mean_loss(&mut self) -> f64 {
-        let mean = if self.loss_count == 0 {
-            f64::NAN
-        } else {
-            self.loss_sum / self.loss_count as f64
-        };
-        self.loss_sum = 0.0;
-        self.loss_count = 0;
-        mean
+        let recent = &self.losses[self.unaveraged_from..];
+        self.unaveraged_from = self.losses.len();
+        if recent.is_empty() {
+            return f64::NAN;
+        }
+        // Summed from 0.0 in step order, as lrcast 0.1 did (results stay bit-identical).
+        recent.iter().fold(0.0, |sum, l| sum + l) / recent.len() as f64
     }
 }
 

@@ -71,6 +71,18 @@ pub struct EpochRecord {
     pub bn_weight_norms: Vec<f64>,
 }
 
+impl EpochRecord {
+    /// Pooled ‖w‖ of the batch-normalised weights (`None` without batch norm).
+    pub fn pooled_weight_norm(&self) -> Option<f64> {
+        (!self.bn_weight_norms.is_empty()).then(|| pooled_norm(&self.bn_weight_norms))
+    }
+}
+
+/// Pooled ‖w‖ over layers: √(Σ ‖w_l‖²).
+pub fn pooled_norm(norms: &[f64]) -> f64 {
+    norms.iter().map(|n| n * n).sum::<f64>().sqrt()
+}
+
 /// The outcome class of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutcomeClass {

@@ -13,7 +13,7 @@ use super::periodicity::detect_spikes;
 use super::snapshots::{ProbabilitySum, snapshot_steps};
 use super::{
     EnsembleResult, EpochRecord, EvalMetrics, LrSummary, NormTrace, OutcomeClass, SHUFFLE_STREAM,
-    StepHyperparams, TrainOutcome, TrainSettings, evaluate_logits,
+    StepHyperparams, TrainOutcome, TrainSettings, evaluate_logits, pooled_norm,
 };
 use crate::data::Dataset;
 use crate::device::{ComputeDevice, OnBackend, run_on};
@@ -76,7 +76,7 @@ pub fn train_on<B: AutodiffBackend>(
                 self.policy,
                 self.settings,
             )
-            .run(self.device_name)
+            .run()
         }
     }
     let work = Fit::<B> {
@@ -152,11 +152,6 @@ pub fn readback_every(device: ComputeDevice) -> usize {
     }
 }
 
-/// Pooled ‖w‖ over layers: √(Σ ‖w_l‖²).
-fn pooled(norms: &[f64]) -> f64 {
-    norms.iter().map(|n| n * n).sum::<f64>().sqrt()
-}
-
 /// The state of one run between steps.
 struct RunLoop<'a, B: AutodiffBackend, M> {
     engine: Engine<B, M>,
@@ -164,6 +159,7 @@ struct RunLoop<'a, B: AutodiffBackend, M> {
     data: &'a Dataset,
     policy: &'a LrPolicy,
     settings: &'a TrainSettings,
+    device_name: ComputeDevice,
     start: Instant,
 }
 
@@ -203,6 +199,7 @@ where
             data,
             policy,
             settings,
+            device_name,
             start,
         }
     }
@@ -219,7 +216,7 @@ where
         )
     }
 
-    fn run(mut self, device_name: ComputeDevice) -> TrainOutcome {
+    fn run(mut self) -> TrainOutcome {
         let (settings, policy) = (self.settings, self.policy);
         let n = self.engine.n_train();
         let steps_per_epoch = n.div_ceil(settings.batch_size.max(1));
@@ -264,7 +261,7 @@ where
                 if settings.trace_every > 0 && step % settings.trace_every == 0 {
                     let (_, norms) = bn_weight_norms(&self.engine.model().valid());
                     if !norms.is_empty() {
-                        let w = pooled(&norms);
+                        let w = pooled_norm(&norms);
                         trace.steps.push(step);
                         trace.weight_norm.push(w);
                         trace.effective_lr.push(lr / (w * w));
@@ -359,7 +356,7 @@ where
             spikes: detect_spikes(self.engine.losses()),
             ensemble,
             wall_seconds: self.start.elapsed().as_secs_f64(),
-            device: device_name,
+            device: self.device_name,
             epochs,
         }
     }
