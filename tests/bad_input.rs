@@ -353,3 +353,15 @@ fn a_corrupt_or_truncated_dataset_file() {
     );
     assert!(!dir.path().join("datasets").exists(), "nothing written");
 }
+
+#[test]
+fn too_many_epochs_are_refused_before_training() {
+    rejects(
+        &tiny_with("epochs = 3", "epochs = 1000000"),
+        &["train.epochs", "up to 100000"],
+    );
+    rejects(
+        &tiny_with("seed = [0]", "seed = [0]\nepochs = [2, 1000000]"),
+        &["grid.epochs", "up to 100000"],
+    );
+}

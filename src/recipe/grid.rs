@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::raw::{RawGrid, RawTrain};
-use super::{SharedTrain, no_duplicates, non_empty, plan};
+use super::{SharedTrain, check_epochs, no_duplicates, non_empty, plan};
 use crate::data::Task;
 use crate::error::{Error, Result};
 use crate::model::Arch;
@@ -142,13 +142,8 @@ pub(crate) fn expand_block(
         Some(list) => {
             non_empty(path, &k("epochs"), list)?;
             no_duplicates(path, &k("epochs"), list)?;
-            if let Some(&e) = list.iter().find(|&&e| !(1..=100_000).contains(&e)) {
-                return Err(Error::recipe_value(
-                    path,
-                    k("epochs"),
-                    e,
-                    "must be a positive integer, e.g. 5",
-                ));
+            for &e in list {
+                check_epochs(path, &k("epochs"), e)?;
             }
             list.clone()
         }

@@ -69,6 +69,22 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Most epochs a run may have: more is refused before any work starts.
+const MAX_EPOCHS: i64 = 100_000;
+
+/// Error unless `epochs` is in 1..=[`MAX_EPOCHS`] (`train.epochs`, or a `grid.epochs` entry).
+fn check_epochs(path: &Path, key: &str, epochs: i64) -> Result<()> {
+    if (1..=MAX_EPOCHS).contains(&epochs) {
+        return Ok(());
+    }
+    Err(Error::recipe_value(
+        path,
+        key,
+        epochs,
+        format!("must be a positive integer up to {MAX_EPOCHS}, e.g. 5"),
+    ))
+}
+
 fn non_empty<T>(path: &Path, key: &str, values: &[T]) -> Result<()> {
     if values.is_empty() {
         return Err(Error::recipe_value(
@@ -171,14 +187,7 @@ pub(crate) struct SharedTrain {
 }
 
 fn validate_train(t: &raw::RawTrain, path: &Path) -> Result<SharedTrain> {
-    if t.epochs < 1 {
-        return Err(Error::recipe_value(
-            path,
-            "train.epochs",
-            t.epochs,
-            "must be a positive integer, e.g. 5",
-        ));
-    }
+    check_epochs(path, "train.epochs", t.epochs)?;
     if !(0.0..1.0).contains(&t.label_smoothing) {
         return Err(Error::recipe_value(
             path,
