@@ -33,6 +33,15 @@ pub struct StepTiming {
     pub ms_per_step_min: f64,
 }
 
+/// How much to time, and how often the engine reads losses back (as in training on that device).
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    batch_size: usize,
+    steps: usize,
+    repeats: usize,
+    readback_every: usize,
+}
+
 /// Time `steps` SGD steps `repeats` times.
 pub fn time_steps(
     device: ComputeDevice,
@@ -42,19 +51,19 @@ pub fn time_steps(
     steps: usize,
     repeats: usize,
 ) -> Result<StepTiming> {
-    struct Timing<'a>(&'a Arch, &'a Dataset, [usize; 4]);
+    struct Timing<'a>(&'a Arch, &'a Dataset, Sizes);
     impl OnBackend for Timing<'_> {
         type Output = Vec<f64>;
         fn run<B: AutodiffBackend>(self, device: &B::Device) -> Vec<f64> {
             time_on::<B>(device, self.0, self.1, self.2)
         }
     }
-    let sizes = [
+    let sizes = Sizes {
         batch_size,
         steps,
         repeats,
-        super::run::readback_every(device),
-    ];
+        readback_every: super::run::readback_every(device),
+    };
     let per_repeat = run_on(device, Timing(arch, data, sizes))?;
     let mut sorted = per_repeat.clone();
     sorted.sort_by(f64::total_cmp);
@@ -68,14 +77,13 @@ pub fn time_steps(
     })
 }
 
-/// `sizes`: batch size, timed steps, repeats, steps between loss read-backs.
 fn time_on<B: AutodiffBackend>(
     device: &B::Device,
     arch: &Arch,
     data: &Dataset,
-    sizes: [usize; 4],
+    sizes: Sizes,
 ) -> Vec<f64> {
-    struct Time<'a, B: AutodiffBackend>(&'a B::Device, &'a Dataset, [usize; 4]);
+    struct Time<'a, B: AutodiffBackend>(&'a B::Device, &'a Dataset, Sizes);
     impl<B: AutodiffBackend> OnModel<B> for Time<'_, B> {
         type Output = Vec<f64>;
         fn run<M>(self, model: M) -> Vec<f64>
@@ -90,13 +98,18 @@ fn time_on<B: AutodiffBackend>(
     with_model(arch, &data.shape, data.num_classes, 0, device, work)
 }
 
-fn time_model<B, M>(model: M, device: &B::Device, data: &Dataset, sizes: [usize; 4]) -> Vec<f64>
+fn time_model<B, M>(model: M, device: &B::Device, data: &Dataset, sizes: Sizes) -> Vec<f64>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B> + Classifier<B>,
     M::InnerModule: Classifier<B::InnerBackend>,
 {
-    let [batch_size, steps, repeats, readback_every] = sizes;
+    let Sizes {
+        batch_size,
+        steps,
+        repeats,
+        readback_every,
+    } = sizes;
     let batch = batch_size.min(data.n_train());
     let d = data.input_len();
     let train = DeviceSplit::<B>::upload(
