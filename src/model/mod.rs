@@ -3,6 +3,7 @@
 pub mod batch_norm;
 pub mod cnn1d;
 pub mod cnn2d;
+pub mod conv;
 pub mod dropout;
 pub mod init;
 pub mod mlp;
