@@ -1,6 +1,6 @@
 //! SGD, Adam and AdamW with PyTorch's semantics, whose hyperparameters are plain values passed to every
 //! step (so schedules can set the learning rate, momentum / β₁ and weight decay per step, and stacked
-//! training can later pass one value per member).
+//! training passes one value per member).
 //!
 //! burn's optimizers fix momentum and weight decay at construction, and its gradient clipping is per
 //! tensor where PyTorch's `clip_grad_norm_` uses the norm over all parameters; this module owns the
@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
 
 /// Optimizer names accepted in recipes and on the command line.
 pub const OPTIMIZER_NAMES: &[&str] = &["sgd", "adam", "adamw"];
@@ -93,12 +93,109 @@ pub struct StepHyperparams {
     pub weight_decay: f64,
 }
 
-/// Buffers of one parameter tensor, flattened to one dimension.
+/// Hyperparameters of one optimizer step of a stack of K models trained as one (every parameter
+/// carries a leading member dimension K): one value per member.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemberHyperparams {
+    /// Learning rate of each member.
+    pub lr: Vec<f64>,
+    /// SGD momentum μ, or Adam's β₁, of each member.
+    pub momentum: Vec<f64>,
+    /// Weight decay λ of each member.
+    pub weight_decay: Vec<f64>,
+}
+
+impl MemberHyperparams {
+    /// Number of members.
+    pub fn members(&self) -> usize {
+        self.lr.len()
+    }
+
+    /// Append one member's values.
+    pub fn push(&mut self, hyper: StepHyperparams) {
+        self.lr.push(hyper.lr);
+        self.momentum.push(hyper.momentum);
+        self.weight_decay.push(hyper.weight_decay);
+    }
+}
+
+impl From<&StepHyperparams> for MemberHyperparams {
+    fn from(hyper: &StepHyperparams) -> Self {
+        let mut members = Self::default();
+        members.push(*hyper);
+        members
+    }
+}
+
+/// A per-member factor: a plain scalar when every member shares it (the single-model path then runs
+/// exactly the scalar operations it always ran), else a `[K, 1]` column broadcast over each member's
+/// row of a `[K, m]` parameter.
+enum Coef<B: Backend> {
+    Same(f64),
+    PerMember(Tensor<B, 2>),
+}
+
+impl<B: Backend> Coef<B> {
+    fn of(values: &[f64], device: &B::Device) -> Self {
+        if values.iter().all(|&v| v == values[0]) {
+            return Self::Same(values[0]);
+        }
+        let column: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        Self::PerMember(Tensor::from_data(
+            TensorData::new(column, [values.len(), 1]),
+            device,
+        ))
+    }
+
+    fn scale(&self, t: Tensor<B, 2>) -> Tensor<B, 2> {
+        match self {
+            Self::Same(v) => t.mul_scalar(*v),
+            Self::PerMember(column) => t.mul(column.clone()),
+        }
+    }
+
+    fn is_same(&self, value: f64) -> bool {
+        matches!(self, Self::Same(v) if *v == value)
+    }
+}
+
+/// The factors of one step, built once and used for every parameter.
+struct StepCoefficients<B: Backend> {
+    lr: Vec<f64>,
+    beta1: Vec<f64>,
+    momentum: Coef<B>,
+    weight_decay: Coef<B>,
+    /// `1 − lr·λ` (decoupled decay).
+    decay_factor: Coef<B>,
+    /// `1 − β₁` (Adam).
+    one_minus_beta1: Coef<B>,
+    /// Per-member learning rate.
+    lr_coef: Coef<B>,
+}
+
+impl<B: Backend> StepCoefficients<B> {
+    fn new(hyper: &MemberHyperparams, device: &B::Device) -> Self {
+        let (lr, momentum, decay) = (&hyper.lr, &hyper.momentum, &hyper.weight_decay);
+        let decay_factor: Vec<f64> = lr.iter().zip(decay).map(|(l, d)| 1.0 - l * d).collect();
+        let one_minus: Vec<f64> = momentum.iter().map(|m| 1.0 - m).collect();
+        Self {
+            lr: lr.clone(),
+            beta1: momentum.clone(),
+            momentum: Coef::of(momentum, device),
+            weight_decay: Coef::of(decay, device),
+            decay_factor: Coef::of(&decay_factor, device),
+            one_minus_beta1: Coef::of(&one_minus, device),
+            lr_coef: Coef::of(lr, device),
+        }
+    }
+}
+
+/// Buffers of one parameter tensor, kept as `[members, numel / members]`.
 struct ParamState<B: Backend> {
     /// SGD velocity, or Adam's first moment.
-    first: Option<Tensor<B, 1>>,
+    first: Option<Tensor<B, 2>>,
     /// Adam's second moment.
-    second: Option<Tensor<B, 1>>,
+    second: Option<Tensor<B, 2>>,
     /// Adam steps taken by this parameter.
     steps: i32,
 }
@@ -125,11 +222,25 @@ impl<B: AutodiffBackend> ScheduledOptimizer<B> {
         model: M,
         grads: GradientsParams,
     ) -> M {
-        // PyTorch's clip_grad_norm_: one coefficient min(1, max / (‖g‖ + 1e-6)) for all parameters,
-        // kept on the device (no read-back).
+        self.step_members(&MemberHyperparams::from(hyper), model, grads)
+    }
+
+    /// Apply one update to a stacked `model` (every parameter's leading dimension is the member) with
+    /// each member's own hyperparameters. Members never mix: clipping uses each member's own norm.
+    pub fn step_members<M: AutodiffModule<B>>(
+        &mut self,
+        hyper: &MemberHyperparams,
+        model: M,
+        grads: GradientsParams,
+    ) -> M {
+        let members = hyper.members();
+        let device = model.devices().into_iter().next().expect("a model device");
+        // PyTorch's clip_grad_norm_: per member, one coefficient min(1, max / (‖g‖ + 1e-6)) for all
+        // its parameters, kept on the device (no read-back).
         let clip = self.settings.clip_grad_norm.map(|max_norm| {
             let mut norm = GradNormSquared::<B> {
                 grads: &grads,
+                members,
                 total: None,
             };
             model.visit(&mut norm);
@@ -144,33 +255,44 @@ impl<B: AutodiffBackend> ScheduledOptimizer<B> {
         });
         let mut mapper = UpdateMapper {
             optimizer: self,
-            hyper: *hyper,
+            coefficients: StepCoefficients::new(hyper, &device),
+            members,
             grads,
             clip: clip.flatten(),
         };
         model.map(&mut mapper)
     }
 
+    /// Keep only the state rows of members `keep` (of `members`), as the stacked model drops members.
+    pub fn retain_members(&mut self, keep: &[usize]) {
+        for state in self.state.values_mut() {
+            let pick = |t: Tensor<B::InnerBackend, 2>| {
+                let index = Tensor::from_data(
+                    TensorData::new(keep.iter().map(|&i| i as i64).collect(), [keep.len()]),
+                    &t.device(),
+                );
+                t.select(0, index)
+            };
+            state.first = state.first.take().map(pick);
+            state.second = state.second.take().map(pick);
+        }
+    }
+
     fn update(
         &mut self,
         id: ParamId,
-        weights: Tensor<B::InnerBackend, 1>,
-        mut grad: Tensor<B::InnerBackend, 1>,
-        hyper: &StepHyperparams,
-    ) -> Tensor<B::InnerBackend, 1> {
+        weights: Tensor<B::InnerBackend, 2>,
+        mut grad: Tensor<B::InnerBackend, 2>,
+        c: &StepCoefficients<B::InnerBackend>,
+    ) -> Tensor<B::InnerBackend, 2> {
         let s = self.settings;
-        let StepHyperparams {
-            lr,
-            momentum,
-            weight_decay,
-        } = *hyper;
         let decoupled = s.decoupled_weight_decay || s.kind == OptimizerKind::AdamW;
         let mut weights = weights;
-        if weight_decay != 0.0 {
+        if !c.weight_decay.is_same(0.0) {
             if decoupled {
-                weights = weights.mul_scalar(1.0 - lr * weight_decay);
+                weights = c.decay_factor.scale(weights);
             } else {
-                grad = weights.clone().mul_scalar(weight_decay).add(grad);
+                grad = c.weight_decay.scale(weights.clone()).add(grad);
             }
         }
         let state = self.state.entry(id).or_insert(ParamState {
@@ -180,30 +302,31 @@ impl<B: AutodiffBackend> ScheduledOptimizer<B> {
         });
         match s.kind {
             OptimizerKind::Sgd => {
-                if momentum == 0.0 {
+                if c.momentum.is_same(0.0) {
                     // Plain SGD keeps no buffer, like PyTorch with momentum=0.
-                    return weights - grad.mul_scalar(lr);
+                    return weights - c.lr_coef.scale(grad);
                 }
                 let velocity = match state.first.take() {
-                    Some(v) => v.mul_scalar(momentum).add(grad.clone()),
+                    Some(v) => c.momentum.scale(v).add(grad.clone()),
                     None => grad.clone(),
                 };
                 let direction = if s.nesterov {
-                    velocity.clone().mul_scalar(momentum).add(grad)
+                    c.momentum.scale(velocity.clone()).add(grad)
                 } else {
                     velocity.clone()
                 };
                 state.first = Some(velocity);
-                weights - direction.mul_scalar(lr)
+                weights - c.lr_coef.scale(direction)
             }
             OptimizerKind::Adam | OptimizerKind::AdamW => {
                 state.steps += 1;
-                let (beta1, beta2) = (momentum, s.beta2);
+                let beta2 = s.beta2;
                 let first = match state.first.take() {
-                    Some(m) => m
-                        .mul_scalar(beta1)
-                        .add(grad.clone().mul_scalar(1.0 - beta1)),
-                    None => grad.clone().mul_scalar(1.0 - beta1),
+                    Some(m) => c
+                        .momentum
+                        .scale(m)
+                        .add(c.one_minus_beta1.scale(grad.clone())),
+                    None => c.one_minus_beta1.scale(grad.clone()),
                 };
                 let squared = grad.clone().mul(grad).mul_scalar(1.0 - beta2);
                 let second = match state.second.take() {
@@ -212,14 +335,19 @@ impl<B: AutodiffBackend> ScheduledOptimizer<B> {
                 };
                 // As torch.optim.Adam: the bias corrections use this step's β₁ (which a schedule
                 // may cycle) raised to the parameter's step count.
-                let bias1 = 1.0 - beta1.powi(state.steps);
+                let step_size: Vec<f64> =
+                    c.lr.iter()
+                        .zip(&c.beta1)
+                        .map(|(lr, beta1)| lr / (1.0 - beta1.powi(state.steps)))
+                        .collect();
                 let bias2 = 1.0 - beta2.powi(state.steps);
                 let denom = second
                     .clone()
                     .sqrt()
                     .div_scalar(bias2.sqrt())
                     .add_scalar(s.eps);
-                let update = first.clone().div(denom).mul_scalar(lr / bias1);
+                let step_size = Coef::of(&step_size, &weights.device());
+                let update = step_size.scale(first.clone().div(denom));
                 state.first = Some(first);
                 state.second = Some(second);
                 weights - update
@@ -231,13 +359,22 @@ impl<B: AutodiffBackend> ScheduledOptimizer<B> {
 /// Sums ‖g‖² over every parameter that has a gradient.
 struct GradNormSquared<'a, B: AutodiffBackend> {
     grads: &'a GradientsParams,
-    total: Option<Tensor<B::InnerBackend, 1>>,
+    members: usize,
+    /// `[members, 1]`.
+    total: Option<Tensor<B::InnerBackend, 2>>,
 }
 
 impl<B: AutodiffBackend> ModuleVisitor<B> for GradNormSquared<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(grad) = self.grads.get::<B::InnerBackend, D>(param.id) {
-            let squared = grad.square().sum();
+            let squared = if self.members == 1 {
+                grad.square().sum().reshape([1, 1])
+            } else {
+                let numel = grad.shape().num_elements();
+                grad.reshape([self.members, numel / self.members])
+                    .square()
+                    .sum_dim(1)
+            };
             self.total = Some(match self.total.take() {
                 Some(total) => total.add(squared),
                 None => squared,
@@ -249,9 +386,11 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for GradNormSquared<'_, B> {
 /// Maps every parameter with a gradient to its updated value.
 struct UpdateMapper<'a, B: AutodiffBackend> {
     optimizer: &'a mut ScheduledOptimizer<B>,
-    hyper: StepHyperparams,
+    coefficients: StepCoefficients<B::InnerBackend>,
+    members: usize,
     grads: GradientsParams,
-    clip: Option<Tensor<B::InnerBackend, 1>>,
+    /// `[members, 1]`.
+    clip: Option<Tensor<B::InnerBackend, 2>>,
 }
 
 impl<B: AutodiffBackend> ModuleMapper<B> for UpdateMapper<'_, B> {
@@ -262,17 +401,16 @@ impl<B: AutodiffBackend> ModuleMapper<B> for UpdateMapper<'_, B> {
         };
         let require_grad = tensor.is_require_grad();
         let dims = tensor.dims();
+        let numel = dims.iter().product::<usize>();
+        let rows = [self.members, numel / self.members];
+        let grad = grad.reshape(rows);
         let grad = match &self.clip {
-            Some(coefficient) => grad.mul(coefficient.clone().unsqueeze()),
+            Some(coefficient) => grad.mul(coefficient.clone()),
             None => grad,
         };
-        let numel = dims.iter().product::<usize>();
-        let updated = self.optimizer.update(
-            id,
-            tensor.inner().reshape([numel]),
-            grad.reshape([numel]),
-            &self.hyper,
-        );
+        let updated =
+            self.optimizer
+                .update(id, tensor.inner().reshape(rows), grad, &self.coefficients);
         let mut tensor = Tensor::from_inner(updated.reshape(dims));
         if require_grad {
             tensor = tensor.require_grad();
