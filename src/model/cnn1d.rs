@@ -9,7 +9,7 @@ use super::Classifier;
 use super::init::SeededInit;
 
 /// (kernel, stride, padding) of the three convolutions, as in greydanus/mnist1d `ConvBase`.
-const LAYERS: [(usize, usize, usize); 3] = [(5, 2, 1), (3, 2, 1), (3, 2, 1)];
+pub(crate) const LAYERS: [(usize, usize, usize); 3] = [(5, 2, 1), (3, 2, 1), (3, 2, 1)];
 
 /// Sequence length after the three convolutions (40 → 19 → 10 → 5 for MNIST-1D).
 pub fn output_length(input_len: usize) -> usize {
@@ -35,8 +35,8 @@ pub fn fits(input_len: usize) -> bool {
 /// conv(c→c, k3, s2, p1) → ReLU → conv(c→c, k3, s2, p1) → ReLU → flatten `[batch, c·L']` → linear → `[batch, classes]`.
 #[derive(Module, Debug)]
 pub struct Cnn1d<B: Backend> {
-    convs: Vec<Conv1d<B>>,
-    readout: Linear<B>,
+    pub(crate) convs: Vec<Conv1d<B>>,
+    pub(crate) readout: Linear<B>,
 }
 
 impl<B: Backend> Cnn1d<B> {

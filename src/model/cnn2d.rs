@@ -48,13 +48,13 @@ pub fn num_params(
 #[derive(Module, Debug)]
 pub struct Cnn2d<B: Backend> {
     /// Bias-free convolutions; `biases[i]` is added separately (see [`add_per_channel`]).
-    convs: Vec<Conv2d<B>>,
-    biases: Vec<Param<Tensor<B, 1>>>,
-    pool: MaxPool2d,
-    hidden: Option<Linear<B>>,
-    readout: Linear<B>,
+    pub(crate) convs: Vec<Conv2d<B>>,
+    pub(crate) biases: Vec<Param<Tensor<B, 1>>>,
+    pub(crate) pool: MaxPool2d,
+    pub(crate) hidden: Option<Linear<B>>,
+    pub(crate) readout: Linear<B>,
     /// One example's `[c, h, w]`, to undo the caller's flattening.
-    input_shape: [usize; 3],
+    pub(crate) input_shape: [usize; 3],
 }
 
 impl<B: Backend> Cnn2d<B> {

@@ -46,23 +46,30 @@ impl SeededDropout {
         if self.prob == 0.0 || !B::ad_enabled(&x.device()) {
             return x;
         }
-        let keep = 1.0 - self.prob;
-        let scale = (1.0 / keep) as f32;
         let dims = x.dims();
-        let n: usize = dims.iter().product();
-        let mask: Vec<f32> = {
-            let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
-            (0..n)
-                .map(|_| {
-                    if rng.random::<f64>() < keep {
-                        scale
-                    } else {
-                        0.0
-                    }
-                })
-                .collect()
-        };
+        let mask = self.mask(dims.iter().product());
         let mask = Tensor::<B, D>::from_data(TensorData::new(mask, dims), &x.device());
         x * mask
+    }
+
+    /// Whether masks are drawn at all (`prob > 0`).
+    pub fn is_active(&self) -> bool {
+        self.prob > 0.0
+    }
+
+    /// The next `n` mask values: 0 with probability `prob`, else 1/(1−prob).
+    pub fn mask(&self, n: usize) -> Vec<f32> {
+        let keep = 1.0 - self.prob;
+        let scale = (1.0 / keep) as f32;
+        let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+        (0..n)
+            .map(|_| {
+                if rng.random::<f64>() < keep {
+                    scale
+                } else {
+                    0.0
+                }
+            })
+            .collect()
     }
 }

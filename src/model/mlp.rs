@@ -12,8 +12,8 @@ use super::init::SeededInit;
 /// only). Shapes: `[batch, input_len]` → `[batch, num_classes]`.
 #[derive(Module, Debug)]
 pub struct Mlp<B: Backend> {
-    layers: Vec<Linear<B>>,
-    dropout: SeededDropout,
+    pub(crate) layers: Vec<Linear<B>>,
+    pub(crate) dropout: SeededDropout,
 }
 
 impl<B: Backend> Mlp<B> {

@@ -8,6 +8,7 @@ pub mod dropout;
 pub mod init;
 pub mod mlp;
 pub mod resnet;
+pub mod stacked;
 
 #[cfg(test)]
 mod tests;
