@@ -107,6 +107,7 @@ impl RunRecord {
                 "device" => Cell::Str(outcome.device.to_string()),
                 "finished_at" => Cell::I64(finished_at),
                 "wall_seconds" => Cell::F64(outcome.wall_seconds),
+                "stack_size" => Cell::I64(outcome.stack_size as i64),
                 "task" => Cell::Str(run.task.spec_string()),
                 "task_family" => Cell::Str(run.task.family().into()),
                 "n_train" => Cell::I64(run.task.train_size() as i64),

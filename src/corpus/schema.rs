@@ -75,7 +75,13 @@ pub const COLUMNS: &[Column] = &[
     col(
         "wall_seconds",
         Kind::F64,
-        "wall-clock seconds of the run (data upload, training, evaluation)",
+        "wall-clock seconds of the run (data upload, training, evaluation); for a stacked run its \
+         stack's wall time divided by stack_size",
+    ),
+    col(
+        "stack_size",
+        Kind::I64,
+        "runs trained together as one stacked model (1: alone); null in corpora before stacking",
     ),
     // The run spec.
     col(

@@ -7,8 +7,11 @@ pub mod engine;
 pub mod metrics;
 pub mod optimizer;
 pub mod periodicity;
+pub mod recorder;
 pub mod run;
 pub mod snapshots;
+pub mod stack_engine;
+pub mod stack_run;
 
 pub use metrics::{EvalMetrics, evaluate_logits};
 pub use optimizer::{OptimizerKind, OptimizerSettings, StepHyperparams};
@@ -164,6 +167,9 @@ pub struct TrainOutcome {
     pub wall_seconds: f64,
     /// Device the run trained on.
     pub device: ComputeDevice,
+    /// Runs trained together as one stacked model (1: alone); its wall time is the stack's divided
+    /// by this.
+    pub stack_size: usize,
 }
 
 /// Summary of a learning-rate sequence.

@@ -1,7 +1,6 @@
 //! One training run on a chosen backend: step through the epochs on the engine, evaluate every split at
 //! each epoch end, track weight norms, loss spikes and snapshots, stop on divergence.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
@@ -9,12 +8,8 @@ use burn::tensor::ElementConversion;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use super::engine::{BatchOrder, DeviceSplit, Engine, LossSettings, StepOutcome, predict_logits};
-use super::periodicity::detect_spikes;
-use super::snapshots::{ProbabilitySum, snapshot_steps};
-use super::{
-    EnsembleResult, EpochRecord, EvalMetrics, LrSummary, NormTrace, OutcomeClass, SHUFFLE_STREAM,
-    StepHyperparams, TrainOutcome, TrainSettings, evaluate_logits, pooled_norm,
-};
+use super::recorder::{EpochEnd, RunRecorder};
+use super::{EvalMetrics, SHUFFLE_STREAM, TrainOutcome, TrainSettings, evaluate_logits};
 use crate::data::Dataset;
 use crate::device::{ComputeDevice, OnBackend, run_on};
 use crate::error::Result;
@@ -94,35 +89,6 @@ pub fn train_on<B: AutodiffBackend>(
         device,
         work,
     )
-}
-
-/// Running summary of the learning rates actually applied.
-#[derive(Default)]
-struct AppliedLr {
-    first: Option<f64>,
-    last: f64,
-    peak: f64,
-    sum: f64,
-    count: u64,
-}
-
-impl AppliedLr {
-    fn push(&mut self, lr: f64) {
-        self.first.get_or_insert(lr);
-        self.last = lr;
-        self.peak = self.peak.max(lr);
-        self.sum += lr;
-        self.count += 1;
-    }
-
-    fn summary(&self) -> LrSummary {
-        LrSummary {
-            initial: self.first.unwrap_or(f64::NAN),
-            peak: self.peak,
-            last: self.last,
-            mean: self.sum / self.count.max(1) as f64,
-        }
-    }
 }
 
 /// Evaluation splits on the device (inner backend: no autodiff).
@@ -217,7 +183,7 @@ where
     }
 
     fn run(mut self) -> TrainOutcome {
-        let (settings, policy) = (self.settings, self.policy);
+        let settings = self.settings;
         let n = self.engine.n_train();
         let steps_per_epoch = n.div_ceil(settings.batch_size.max(1));
         let total_steps = steps_per_epoch * settings.epochs;
@@ -226,139 +192,62 @@ where
             settings.batch_size,
             settings.data_seed.wrapping_add(SHUFFLE_STREAM),
         );
-        let snapshot_at: HashSet<u64> = if policy.is_metric_driven() {
-            HashSet::new()
-        } else {
-            snapshot_steps(&policy.lr_series(0, total_steps))
-                .into_iter()
-                .collect()
-        };
-        let (mut test_snapshots, mut val_snapshots) =
-            (ProbabilitySum::default(), ProbabilitySum::default());
-        // Metric-driven policies (plateau) keep a tracker that observes each epoch's mean training
-        // loss (the test split is never used to steer training).
-        let mut plateau = policy.plateau_state();
-        let mut applied = AppliedLr::default();
-        let mut epochs = Vec::with_capacity(settings.epochs);
-        let mut trace = NormTrace::default();
-        let mut bn_layers = Vec::new();
-        let (mut step, mut diverged_at_step, mut steps_to_target) = (0u64, None, None);
-        let mut lr = policy.lr(0);
+        let mut record =
+            RunRecorder::new(self.policy, settings, self.data.num_classes, total_steps);
+        let mut step = 0u64;
         for epoch in 0..settings.epochs {
             for batch in order.epoch() {
-                lr = plateau.as_ref().map_or_else(|| policy.lr(step), |p| p.lr());
-                applied.push(lr);
-                let hyper = StepHyperparams {
-                    lr,
-                    momentum: policy.momentum(step).unwrap_or(settings.momentum),
-                    weight_decay: settings.weight_decay,
-                };
+                let hyper = record.hyper(step);
                 if let StepOutcome::Diverged { at_step } = self.engine.step(&batch, &hyper) {
-                    diverged_at_step = Some(at_step);
+                    record.diverged(at_step);
                     break;
                 }
                 step = self.engine.steps_done();
-                if settings.trace_every > 0 && step % settings.trace_every == 0 {
+                if record.wants_trace(step) {
                     let (_, norms) = bn_weight_norms(&self.engine.model().valid());
-                    if !norms.is_empty() {
-                        let w = pooled_norm(&norms);
-                        trace.steps.push(step);
-                        trace.weight_norm.push(w);
-                        trace.effective_lr.push(lr / (w * w));
-                    }
+                    record.trace(step, &norms);
                 }
-                if snapshot_at.contains(&step) {
+                if record.wants_snapshot(step) {
                     let model = self.engine.model().valid();
-                    test_snapshots.add_logits(
-                        &predict_logits(&model, &self.splits.test),
-                        self.data.num_classes,
-                    );
-                    if let Some(val) = &self.splits.validation {
-                        val_snapshots
-                            .add_logits(&predict_logits(&model, val), self.data.num_classes);
-                    }
+                    let test = predict_logits(&model, &self.splits.test);
+                    let val = self
+                        .splits
+                        .validation
+                        .as_ref()
+                        .map(|v| predict_logits(&model, v));
+                    record.add_snapshot(&test, val.as_deref());
                 }
             }
-            if let (None, StepOutcome::Diverged { at_step }) =
-                (diverged_at_step, self.engine.flush())
-            {
-                diverged_at_step = Some(at_step);
+            if let StepOutcome::Diverged { at_step } = self.engine.flush() {
+                record.diverged(at_step);
             }
             step = self.engine.steps_done();
             let train_loss = self.engine.take_mean_loss();
-            if let Some(tracker) = plateau.as_mut() {
-                tracker.observe(train_loss);
-            }
             let model = self.engine.model().valid();
-            let test = self.evaluate(&model, &self.splits.test);
-            let validation = self
-                .splits
-                .validation
-                .as_ref()
-                .map(|v| self.evaluate(&model, v));
-            let train_eval = self.evaluate(&model, &self.splits.train_subset);
-            let (layers, bn_weight_norms) = bn_weight_norms(&model);
-            bn_layers = layers;
-            // Whatever chooses (here: the step count to the target) never looks at the test split.
-            let chooser = validation.as_ref().unwrap_or(&train_eval);
-            if steps_to_target.is_none() && chooser.top1 >= settings.target_accuracy {
-                steps_to_target = Some(step);
-            }
-            epochs.push(EpochRecord {
-                epoch,
+            let end = EpochEnd {
                 steps: step,
-                lr,
                 train_loss,
-                test,
-                validation,
-                train_eval,
-                bn_weight_norms,
-            });
-            if diverged_at_step.is_some() {
-                break;
-            }
-        }
-        let last = epochs.last().expect("at least one epoch");
-        let outcome = if diverged_at_step.is_some() {
-            OutcomeClass::Diverged
-        } else if last.train_loss >= (self.data.num_classes as f64).ln() {
-            OutcomeClass::Collapsed
-        } else {
-            OutcomeClass::Trained
-        };
-        let ensemble =
-            (diverged_at_step.is_none() && test_snapshots.count() >= 2).then(|| EnsembleResult {
-                snapshots: test_snapshots.count(),
-                test: test_snapshots.evaluate(&self.splits.test.labels, self.data.num_classes),
+                test: self.evaluate(&model, &self.splits.test),
                 validation: self
                     .splits
                     .validation
                     .as_ref()
-                    .map(|v| val_snapshots.evaluate(&v.labels, self.data.num_classes)),
-            });
-        TrainOutcome {
-            final_metrics: last.test,
-            final_train_loss: last.train_loss,
-            best_top1: epochs.iter().map(|e| e.test.top1).fold(0.0, f64::max),
-            diverged: diverged_at_step.is_some(),
-            diverged_at_step,
-            steps: step,
-            steps_to_target,
-            target_split: if self.splits.validation.is_some() {
-                "validation"
-            } else {
-                "train"
-            },
-            outcome,
-            applied_lr: applied.summary(),
-            bn_layers,
-            norm_trace: trace,
-            spikes: detect_spikes(self.engine.losses()),
-            ensemble,
-            wall_seconds: self.start.elapsed().as_secs_f64(),
-            device: self.device_name,
-            epochs,
+                    .map(|v| self.evaluate(&model, v)),
+                train_eval: self.evaluate(&model, &self.splits.train_subset),
+                bn_weights: bn_weight_norms(&model),
+            };
+            record.end_epoch(epoch, end);
+            if record.is_diverged() {
+                break;
+            }
         }
+        let val_labels = self.splits.validation.as_ref().map(|v| &v.labels[..]);
+        record.finish(
+            self.engine.losses(),
+            (&self.splits.test.labels, val_labels),
+            self.start.elapsed().as_secs_f64(),
+            self.device_name,
+        )
     }
 }
 
@@ -367,7 +256,7 @@ mod tests {
     use super::*;
     use crate::data::{Task, mnist1d::Mnist1dConfig};
     use crate::schedule::{PolicySpec, ScheduleContext};
-    use crate::train::OptimizerSettings;
+    use crate::train::{OptimizerSettings, OutcomeClass};
 
     fn small_data() -> Dataset {
         Task::mnist1d(Mnist1dConfig {

@@ -1,0 +1,498 @@
+//! Training a stack of runs: the runs share task, architecture, batch order, epochs and optimizer
+//! settings and differ in initialisation seed, LR policy, momentum and weight decay. Each member
+//! keeps its own [`RunRecorder`], so its outcome is the one it gets when trained alone.
+
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+
+use super::engine::{DeviceSplit, LossSettings};
+use super::optimizer::MemberHyperparams;
+use super::recorder::{EpochEnd, RunRecorder};
+use super::stack_engine::{StackEngine, StackStep, predict_stacked_logits};
+use super::{SHUFFLE_STREAM, TrainOutcome, TrainSettings, evaluate_logits};
+use crate::data::Dataset;
+use crate::device::{ComputeDevice, OnBackend, run_on};
+use crate::error::Result;
+use crate::model::Arch;
+use crate::model::stacked::{OnStackedModel, StackedClassifier, with_stacked_model};
+use crate::schedule::LrPolicy;
+use crate::train::engine::BatchOrder;
+use crate::train::run::readback_every;
+
+/// One run of a stack: its policy and settings.
+#[derive(Debug, Clone, Copy)]
+pub struct StackMember<'a> {
+    /// LR (and momentum) policy.
+    pub policy: &'a LrPolicy,
+    /// Settings; everything but `seed`, `momentum` and `weight_decay` must equal the other members'.
+    pub settings: &'a TrainSettings,
+}
+
+/// Whether two runs' settings allow training them in one stack (all but the per-member seed,
+/// momentum and weight decay equal).
+pub fn stackable_settings(a: &TrainSettings, b: &TrainSettings) -> bool {
+    let shared = |s: &TrainSettings| TrainSettings {
+        seed: 0,
+        momentum: 0.0,
+        weight_decay: 0.0,
+        ..s.clone()
+    };
+    shared(a) == shared(b)
+}
+
+/// Train `members` as one stack of `arch` on `data` on the chosen device; one outcome per member,
+/// in order.
+///
+/// # Panics
+/// If `members` is empty or their settings are not [stackable](stackable_settings).
+pub fn train_stack(
+    device: ComputeDevice,
+    arch: &Arch,
+    data: &Dataset,
+    members: &[StackMember<'_>],
+) -> Result<Vec<TrainOutcome>> {
+    struct Training<'a>(ComputeDevice, &'a Arch, &'a Dataset, &'a [StackMember<'a>]);
+    impl OnBackend for Training<'_> {
+        type Output = Vec<TrainOutcome>;
+        fn run<B: AutodiffBackend>(self, device: &B::Device) -> Vec<TrainOutcome> {
+            train_stack_on::<B>(device, self.0, self.1, self.2, self.3)
+        }
+    }
+    run_on(device, Training(device, arch, data, members))
+}
+
+/// Train a stack on an explicit autodiff backend `B`.
+pub fn train_stack_on<B: AutodiffBackend>(
+    device: &B::Device,
+    device_name: ComputeDevice,
+    arch: &Arch,
+    data: &Dataset,
+    members: &[StackMember<'_>],
+) -> Vec<TrainOutcome> {
+    assert!(!members.is_empty(), "a stack needs members");
+    assert!(
+        members
+            .iter()
+            .all(|m| stackable_settings(m.settings, members[0].settings)),
+        "stack members must share all settings but seed, momentum and weight decay"
+    );
+    struct Fit<'a, B: AutodiffBackend> {
+        device: &'a B::Device,
+        device_name: ComputeDevice,
+        data: &'a Dataset,
+        members: &'a [StackMember<'a>],
+    }
+    impl<B: AutodiffBackend> OnStackedModel<B> for Fit<'_, B> {
+        type Output = Vec<TrainOutcome>;
+        fn run<M>(self, model: M) -> Vec<TrainOutcome>
+        where
+            M: AutodiffModule<B> + StackedClassifier<B>,
+            M::InnerModule: StackedClassifier<B::InnerBackend>,
+        {
+            StackLoop::new(
+                model,
+                self.device,
+                self.device_name,
+                self.data,
+                self.members,
+            )
+            .run()
+        }
+    }
+    let seeds: Vec<u64> = members.iter().map(|m| m.settings.seed).collect();
+    let work = Fit::<B> {
+        device,
+        device_name,
+        data,
+        members,
+    };
+    with_stacked_model(arch, &data.shape, data.num_classes, &seeds, device, work)
+}
+
+/// Evaluation splits on the device (inner backend: no autodiff).
+struct EvalSplits<B: burn::tensor::backend::Backend> {
+    test: DeviceSplit<B>,
+    validation: Option<DeviceSplit<B>>,
+    train_subset: DeviceSplit<B>,
+}
+
+/// The state of a stack between steps.
+struct StackLoop<'a, B: AutodiffBackend, M> {
+    engine: StackEngine<B, M>,
+    splits: EvalSplits<B::InnerBackend>,
+    data: &'a Dataset,
+    members: &'a [StackMember<'a>],
+    device_name: ComputeDevice,
+    start: Instant,
+}
+
+impl<'a, B, M> StackLoop<'a, B, M>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B> + StackedClassifier<B>,
+    M::InnerModule: StackedClassifier<B::InnerBackend>,
+{
+    fn new(
+        model: M,
+        device: &B::Device,
+        device_name: ComputeDevice,
+        data: &'a Dataset,
+        members: &'a [StackMember<'a>],
+    ) -> Self {
+        let start = Instant::now();
+        let settings = members[0].settings;
+        let d = data.input_len();
+        let train = DeviceSplit::<B>::upload(&data.x_train, &data.y_train, d, device);
+        let (x_sub, y_sub) = data.train_eval_subset();
+        let splits = EvalSplits {
+            test: DeviceSplit::upload(&data.x_test, &data.y_test, d, device),
+            validation: (data.n_val() > 0)
+                .then(|| DeviceSplit::upload(&data.x_val, &data.y_val, d, device)),
+            train_subset: DeviceSplit::upload(&x_sub, &y_sub, d, device),
+        };
+        let loss = LossSettings {
+            label_smoothing: settings.label_smoothing,
+            divergence_bound: settings.divergence_factor * (data.num_classes as f64).ln(),
+        };
+        let engine = StackEngine::new(model, train, settings.optimizer, loss)
+            .with_readback_every(readback_every(device_name));
+        Self {
+            engine,
+            splits,
+            data,
+            members,
+            device_name,
+            start,
+        }
+    }
+
+    /// Epoch-end metrics of the members `ids` (a subset of the active ones) as the stack stands now.
+    fn epoch_ends(&mut self, ids: &[usize]) -> Vec<EpochEnd> {
+        let rows: Vec<usize> = ids
+            .iter()
+            .map(|id| {
+                self.engine
+                    .active()
+                    .iter()
+                    .position(|a| a == id)
+                    .expect("an active member")
+            })
+            .collect();
+        let mut model = self.engine.model().valid();
+        if rows.len() < self.engine.active().len() {
+            model = model.retain_members(&rows);
+        }
+        let classes = self.data.num_classes;
+        let evaluate = |split: &DeviceSplit<B::InnerBackend>| {
+            predict_stacked_logits(&model, split)
+                .iter()
+                .map(|logits| evaluate_logits(logits, &split.labels, classes))
+                .collect::<Vec<_>>()
+        };
+        let test = evaluate(&self.splits.test);
+        let validation = self.splits.validation.as_ref().map(evaluate);
+        let train_eval = evaluate(&self.splits.train_subset);
+        let steps = self.engine.steps_done();
+        ids.iter()
+            .enumerate()
+            .map(|(i, &id)| EpochEnd {
+                steps,
+                train_loss: self.engine.take_mean_loss(id),
+                test: test[i],
+                validation: validation.as_ref().map(|v| v[i]),
+                train_eval: train_eval[i],
+                bn_weights: (Vec::new(), Vec::new()),
+            })
+            .collect()
+    }
+
+    /// Close the epoch `epoch` of the members that diverged (at the given steps), apply a held-back
+    /// step, and drop them.
+    fn retire(
+        &mut self,
+        epoch: usize,
+        diverged: &[(usize, u64)],
+        records: &mut [RunRecorder<'a>],
+        step_applied: bool,
+    ) {
+        let ids: Vec<usize> = diverged.iter().map(|&(id, _)| id).collect();
+        let ends = self.epoch_ends(&ids);
+        for (&(id, at_step), mut end) in diverged.iter().zip(ends) {
+            records[id].diverged(at_step);
+            end.steps = at_step;
+            records[id].end_epoch(epoch, end);
+        }
+        if !step_applied {
+            self.engine.apply_held_step();
+        }
+        self.engine.drop_members(&ids);
+    }
+
+    fn run(mut self) -> Vec<TrainOutcome> {
+        let settings = self.members[0].settings;
+        let n = self.engine.n_train();
+        let total_steps = n.div_ceil(settings.batch_size.max(1)) * settings.epochs;
+        let mut order = BatchOrder::new(
+            n,
+            settings.batch_size,
+            settings.data_seed.wrapping_add(SHUFFLE_STREAM),
+        );
+        let classes = self.data.num_classes;
+        let mut records: Vec<RunRecorder<'a>> = self
+            .members
+            .iter()
+            .map(|m| RunRecorder::new(m.policy, m.settings, classes, total_steps))
+            .collect();
+        'epochs: for epoch in 0..settings.epochs {
+            for batch in order.epoch() {
+                let step = self.engine.steps_done();
+                let mut hyper = MemberHyperparams::default();
+                for &id in self.engine.active() {
+                    hyper.push(records[id].hyper(step));
+                }
+                if let StackStep::Diverged {
+                    members,
+                    step_applied,
+                } = self.engine.step(&batch, &hyper)
+                {
+                    self.retire(epoch, &members, &mut records, step_applied);
+                }
+                if self.engine.active().is_empty() {
+                    break 'epochs;
+                }
+                self.snapshot(&mut records);
+            }
+            if let StackStep::Diverged { members, .. } = self.engine.flush() {
+                self.retire(epoch, &members, &mut records, true);
+            }
+            let ids = self.engine.active().to_vec();
+            if ids.is_empty() {
+                break;
+            }
+            for (id, end) in ids.iter().zip(self.epoch_ends(&ids)) {
+                records[*id].end_epoch(epoch, end);
+            }
+        }
+        let stack_size = self.members.len();
+        let wall = self.start.elapsed().as_secs_f64() / stack_size as f64;
+        let val_labels = self.splits.validation.as_ref().map(|v| &v.labels[..]);
+        records
+            .into_iter()
+            .enumerate()
+            .map(|(id, record)| TrainOutcome {
+                stack_size,
+                ..record.finish(
+                    self.engine.losses(id),
+                    (&self.splits.test.labels, val_labels),
+                    wall,
+                    self.device_name,
+                )
+            })
+            .collect()
+    }
+
+    /// Add snapshots for the members whose policy takes one after this step.
+    fn snapshot(&self, records: &mut [RunRecorder<'a>]) {
+        let step = self.engine.steps_done();
+        let rows: Vec<usize> = (0..self.engine.active().len())
+            .filter(|&row| records[self.engine.active()[row]].wants_snapshot(step))
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        let model = self.engine.model().valid().retain_members(&rows);
+        let test = predict_stacked_logits(&model, &self.splits.test);
+        let val = self
+            .splits
+            .validation
+            .as_ref()
+            .map(|v| predict_stacked_logits(&model, v));
+        for (i, &row) in rows.iter().enumerate() {
+            let id = self.engine.active()[row];
+            records[id].add_snapshot(&test[i], val.as_ref().map(|v| &v[i][..]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Task, mnist1d::Mnist1dConfig};
+    use crate::schedule::{PolicySpec, ScheduleContext};
+    use crate::train::{OptimizerKind, OptimizerSettings, train};
+
+    fn data() -> Dataset {
+        Task::mnist1d(Mnist1dConfig {
+            num_samples: 600,
+            ..Default::default()
+        })
+        .load(Some((0.1, 0)))
+        .unwrap()
+    }
+
+    fn policy(spec: &str, total_steps: u64) -> LrPolicy {
+        LrPolicy::build(
+            &PolicySpec::parse(spec).unwrap(),
+            &ScheduleContext {
+                total_steps,
+                steps_per_epoch: 14,
+            },
+        )
+        .unwrap()
+    }
+
+    fn settings(
+        seed: u64,
+        momentum: f64,
+        weight_decay: f64,
+        optimizer: OptimizerSettings,
+    ) -> TrainSettings {
+        TrainSettings {
+            epochs: 3,
+            batch_size: 32,
+            seed,
+            data_seed: 7,
+            momentum,
+            weight_decay,
+            optimizer,
+            label_smoothing: 0.1,
+            divergence_factor: 10.0,
+            target_accuracy: 0.3,
+            trace_every: 0,
+        }
+    }
+
+    fn close(a: f64, b: f64, what: &str) {
+        assert!(
+            (a - b).abs() <= 2e-4 * (1.0 + a.abs()) || (a.is_nan() && b.is_nan()),
+            "{what}: stacked {a} vs alone {b}"
+        );
+    }
+
+    /// The same outcome (within float tolerance: batched and single gemms sum in different orders).
+    fn assert_same(stacked: &TrainOutcome, alone: &TrainOutcome, what: &str) {
+        assert_eq!(stacked.diverged_at_step, alone.diverged_at_step, "{what}");
+        assert_eq!(stacked.outcome, alone.outcome, "{what}");
+        assert_eq!(stacked.steps, alone.steps, "{what}");
+        assert_eq!(stacked.epochs.len(), alone.epochs.len(), "{what}");
+        for (s, a) in stacked.epochs.iter().zip(&alone.epochs) {
+            let what = &format!("{what} epoch {}", s.epoch);
+            close(s.train_loss, a.train_loss, what);
+            close(s.test.loss, a.test.loss, what);
+            close(s.validation.unwrap().loss, a.validation.unwrap().loss, what);
+            close(s.train_eval.loss, a.train_eval.loss, what);
+            assert!((s.test.top1 - a.test.top1).abs() <= 0.005, "{what}");
+            close(s.lr, a.lr, what);
+        }
+        assert_eq!(stacked.steps_to_target, alone.steps_to_target, "{what}");
+        assert_eq!(
+            stacked.ensemble.map(|e| e.snapshots),
+            alone.ensemble.map(|e| e.snapshots),
+            "{what}"
+        );
+        if let (Some(s), Some(a)) = (&stacked.ensemble, &alone.ensemble) {
+            close(s.test.loss, a.test.loss, what);
+        }
+        assert_eq!(stacked.spikes.spikes, alone.spikes.spikes, "{what}");
+        close(stacked.applied_lr.mean, alone.applied_lr.mean, what);
+    }
+
+    #[test]
+    fn a_stacked_run_gives_the_result_it_gets_alone() {
+        let data = data();
+        let total = 14 * 3;
+        let sgd = OptimizerSettings::default();
+        let nesterov = OptimizerSettings {
+            nesterov: true,
+            clip_grad_norm: Some(1.0),
+            ..sgd
+        };
+        let adam = OptimizerSettings {
+            kind: OptimizerKind::Adam,
+            ..sgd
+        };
+        // Per optimizer: members with different seeds, policies, momenta and weight decays, one
+        // diverging mid-run and one diverging on its first update.
+        let cases: Vec<(OptimizerSettings, Vec<(&str, u64, f64, f64)>)> = vec![
+            (
+                sgd,
+                vec![
+                    ("constant:lr=0.05", 0, 0.9, 0.0),
+                    ("cosine_restarts:lr=0.1,t_0=14", 1, 0.9, 5e-4),
+                    ("onecycle:max_lr=0.2", 2, 0.9, 1e-3),
+                    ("exponential:lr=0.5,gamma=1.3", 3, 0.9, 0.0),
+                    ("constant:lr=1e6", 4, 0.5, 0.0),
+                    ("step:lr=0.05,step_size=14,gamma=0.3", 5, 0.0, 0.0),
+                ],
+            ),
+            (
+                nesterov,
+                vec![
+                    ("constant:lr=0.05", 0, 0.9, 5e-4),
+                    ("cosine:lr=0.5", 1, 0.8, 0.0),
+                ],
+            ),
+            (
+                adam,
+                vec![
+                    ("constant:lr=0.003", 0, 0.9, 0.0),
+                    ("onecycle:max_lr=0.01", 1, 0.9, 1e-4),
+                    ("constant:lr=1e5", 2, 0.9, 0.0),
+                ],
+            ),
+        ];
+        let archs = [
+            Arch::Mlp {
+                hidden: vec![16, 12],
+                dropout: 0.2,
+            },
+            Arch::Cnn1d { channels: 4 },
+            Arch::Cnn2d {
+                channels: vec![3],
+                hidden: 5,
+            },
+        ];
+        let (mut first_update, mut mid_run) = (0, 0);
+        for arch in &archs {
+            let data = if matches!(arch, Arch::Cnn2d { .. }) {
+                // 40 = 1 × 5 × 8 images.
+                Dataset {
+                    shape: vec![1, 5, 8],
+                    ..data.clone()
+                }
+            } else {
+                data.clone()
+            };
+            for (optimizer, runs) in &cases {
+                if !matches!(arch, Arch::Mlp { .. }) && optimizer.kind != OptimizerKind::Sgd {
+                    continue;
+                }
+                let built: Vec<(LrPolicy, TrainSettings)> = runs
+                    .iter()
+                    .map(|&(spec, seed, m, wd)| {
+                        (policy(spec, total), settings(seed, m, wd, *optimizer))
+                    })
+                    .collect();
+                let members: Vec<StackMember<'_>> = built
+                    .iter()
+                    .map(|(policy, settings)| StackMember { policy, settings })
+                    .collect();
+                let stacked = train_stack(ComputeDevice::Cpu, arch, &data, &members).unwrap();
+                for ((out, (policy, settings)), run) in stacked.iter().zip(&built).zip(runs) {
+                    let alone = train(ComputeDevice::Cpu, arch, &data, policy, settings).unwrap();
+                    assert_eq!(out.stack_size, runs.len());
+                    assert_same(out, &alone, &format!("{arch:?} {optimizer:?} {run:?}"));
+                    match alone.diverged_at_step {
+                        Some(1) => first_update += 1,
+                        Some(_) => mid_run += 1,
+                        None => {}
+                    }
+                }
+            }
+        }
+        // Members diverging on their first update and later, in every architecture.
+        assert!(first_update >= 4 && mid_run >= 3, "{first_update} {mid_run}");
+    }
+}
