@@ -127,7 +127,7 @@ impl<'a> RunRecorder<'a> {
 
     /// Whether the weight norms are traced after step `step`.
     pub fn wants_trace(&self, step: u64) -> bool {
-        self.settings.trace_every > 0 && step % self.settings.trace_every == 0
+        self.settings.trace_every > 0 && step.is_multiple_of(self.settings.trace_every)
     }
 
     /// Trace the batch-normalised weight norms after step `step` (nothing when there are none).

@@ -415,7 +415,9 @@ mod tests {
         };
         // Per optimizer: members with different seeds, policies, momenta and weight decays, one
         // diverging mid-run and one diverging on its first update.
-        let cases: Vec<(OptimizerSettings, Vec<(&str, u64, f64, f64)>)> = vec![
+        /// (policy, seed, momentum, weight decay) of each member.
+        type Members<'a> = Vec<(&'a str, u64, f64, f64)>;
+        let cases: Vec<(OptimizerSettings, Members<'_>)> = vec![
             (
                 sgd,
                 vec![
