@@ -10,7 +10,7 @@ use polars::prelude::*;
 
 use crate::cli::{
     BenchArgs, Cli, Command, GenerateArgs, LrFindArgs, PipelineArgs, ScheduleArgs, ScheduleFormat,
-    StageArgs,
+    StageArgs, StackArgs,
 };
 use crate::corpus::{CorpusStore, ensure_writable_dir};
 use crate::device::ComputeDevice;
@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::features::CorpusTable;
 use crate::recipe::{self, Plan};
 use crate::runner::{self, Event, GenerateSummary};
+use crate::stacks::StackOptions;
 use crate::{predict, report};
 
 /// Run a parsed command line.
@@ -47,6 +48,11 @@ fn load_plan(recipe: Option<&Path>) -> Result<Plan> {
     }
 }
 
+/// Validate `--stack` / `--stack-memory`.
+fn stack_options(args: &StackArgs) -> Result<StackOptions> {
+    StackOptions::new(args.stack, args.stack_memory)
+}
+
 /// Parse `--device`.
 fn parse_device(text: &str) -> Result<ComputeDevice> {
     text.parse()
@@ -56,6 +62,7 @@ fn parse_device(text: &str) -> Result<ComputeDevice> {
 fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
     let plan = load_plan(args.recipe.as_deref())?;
     let device = parse_device(&args.device)?;
+    let stacking = stack_options(&args.stacking)?;
     let root = &args.output.root;
     // Check every output location before the long work starts.
     let store = CorpusStore::new(root, &plan.name);
@@ -63,7 +70,7 @@ fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
     ensure_writable_dir(&predict::models_dir(root, &plan.name))?;
     ensure_writable_dir(&report::report_dir(root, &plan.name))?;
     let start = Instant::now();
-    generate(&plan, &store, device, quiet)?;
+    generate(&plan, &store, device, &stacking, quiet)?;
     fit(&plan, root, quiet)?;
     write_report(&plan, root, quiet)?;
     status(
@@ -80,8 +87,9 @@ fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
 fn generate_command(args: GenerateArgs, quiet: bool) -> Result<()> {
     let plan = load_plan(Some(&args.recipe))?;
     let device = parse_device(&args.device)?;
+    let stacking = stack_options(&args.stacking)?;
     let store = CorpusStore::new(&args.output.root, &plan.name);
-    generate(&plan, &store, device, quiet).map(|_| ())
+    generate(&plan, &store, device, &stacking, quiet).map(|_| ())
 }
 
 fn fit_command(args: StageArgs, quiet: bool) -> Result<()> {
@@ -99,6 +107,7 @@ fn generate(
     plan: &Plan,
     store: &CorpusStore,
     device: ComputeDevice,
+    stacking: &StackOptions,
     quiet: bool,
 ) -> Result<GenerateSummary> {
     let bar = if quiet || !std::io::stderr().is_terminal() {
@@ -137,7 +146,7 @@ fn generate(
             bar.inc(1);
         }
     };
-    let summary = runner::generate(plan, store, device, &mut on_event)?;
+    let summary = runner::generate(plan, store, device, stacking, &mut on_event)?;
     bar.finish_and_clear();
     status(
         quiet,
@@ -408,17 +417,37 @@ fn bench(args: BenchArgs) -> Result<()> {
         .iter()
         .map(|text| parse_arch_for(text, &task))
         .collect::<Result<Vec<_>>>()?;
+    if let Some(arch) = archs
+        .iter()
+        .find(|a| !args.stack.is_empty() && !crate::model::stacked::is_stackable(a))
+    {
+        return Err(Error::BadArgument {
+            flag: "--stack".into(),
+            value: arch.spec_string(),
+            message: "this architecture has no stacked form yet; time it without --stack".into(),
+        });
+    }
+    if args.stack.contains(&0) {
+        return Err(Error::BadArgument {
+            flag: "--stack".into(),
+            value: "0".into(),
+            message: "a stack has at least one member".into(),
+        });
+    }
     let data = task.load(None)?;
     for arch in &archs {
-        let timing = crate::train::bench::time_steps(
-            device,
-            arch,
-            &data,
-            args.batch_size,
-            args.steps,
-            args.repeats,
-        )?;
+        let sizes = crate::train::bench::Sizes {
+            batch_size: args.batch_size,
+            steps: args.steps,
+            repeats: args.repeats,
+            readback_every: crate::train::run::readback_every(device),
+        };
+        let timing = crate::train::bench::time_steps(device, arch, &data, sizes, None)?;
         println!("{}", serde_json::to_string(&timing).expect("plain data"));
+        for &members in &args.stack {
+            let timing = crate::train::bench::time_steps(device, arch, &data, sizes, Some(members))?;
+            println!("{}", serde_json::to_string(&timing).expect("plain data"));
+        }
     }
     Ok(())
 }

@@ -135,6 +135,23 @@ pub struct OutputArgs {
     pub root: PathBuf,
 }
 
+/// How runs are stacked (trained together as one model).
+#[derive(Debug, Clone, Args)]
+pub struct StackArgs {
+    /// Most runs trained together as one stacked model. Runs that differ only in seed, LR policy,
+    /// momentum and weight decay (same task, architecture, batch size, epochs, data seed and
+    /// optimizer) are stacked: each keeps its own result, identical within float rounding to
+    /// training it alone. Default: up to 64 per stack within --stack-memory. 1 trains every run
+    /// alone. The ResNet is always trained alone.
+    #[arg(long, value_name = "K")]
+    pub stack: Option<usize>,
+    /// Memory one stack may use, in MiB. A member needs about 4 bytes × (6 × its parameters +
+    /// 2 × batch size × its activations per example); the stack size is the budget divided by
+    /// that (at least 1). An explicit --stack above it is refused.
+    #[arg(long, value_name = "MIB", default_value_t = crate::stacks::DEFAULT_MEMORY_BUDGET_MIB)]
+    pub stack_memory: u64,
+}
+
 /// `lrcast pipeline`.
 #[derive(Debug, Args)]
 pub struct PipelineArgs {
@@ -143,6 +160,8 @@ pub struct PipelineArgs {
     /// Compute device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    #[command(flatten)]
+    pub stacking: StackArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -155,6 +174,8 @@ pub struct GenerateArgs {
     /// Compute device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    #[command(flatten)]
+    pub stacking: StackArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -190,4 +211,8 @@ pub struct BenchArgs {
     /// Compute device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Also time stacks of these sizes (e.g. 1,2,4,64): K models trained as one; reports
+    /// model-steps per second.
+    #[arg(long, value_name = "K,…", value_delimiter = ',')]
+    pub stack: Vec<usize>,
 }

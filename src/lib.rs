@@ -24,6 +24,7 @@ pub mod report;
 pub mod runner;
 pub mod schedule;
 pub mod spec;
+pub mod stacks;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -1,5 +1,6 @@
-//! The corpus runner: train every run of a plan that the corpus does not hold yet, writing each
-//! finished run at once (so a killed job loses at most the run in flight).
+//! The corpus runner: train every run of a plan that the corpus does not hold yet, in stacks of runs
+//! trained together, writing each run as soon as its stack finishes (so a killed job loses at most
+//! the stack in flight).
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -9,6 +10,8 @@ use crate::data::Dataset;
 use crate::device::ComputeDevice;
 use crate::error::Result;
 use crate::recipe::{Plan, RunSpec};
+use crate::stacks::{StackOptions, form_stacks};
+use crate::train::stack_run::{StackMember, train_stack};
 use crate::train::{TrainOutcome, train};
 
 /// Progress events, for whoever displays them.
@@ -36,11 +39,12 @@ pub struct GenerateSummary {
     pub diverged: usize,
 }
 
-/// Train the missing runs of `plan` into `store` on `device`.
+/// Train the missing runs of `plan` into `store` on `device`, in stacks formed with `stacking`.
 pub fn generate(
     plan: &Plan,
     store: &CorpusStore,
     device: ComputeDevice,
+    stacking: &StackOptions,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<GenerateSummary> {
     store.ensure_writable()?;
@@ -52,31 +56,44 @@ pub fn generate(
         .iter()
         .filter(|r| !done.contains(&r.run_id))
         .collect();
+    // Formed (and a too-large explicit stack refused) before anything is trained.
+    let stacks = form_stacks(&todo, stacking)?;
     on_event(Event::Start {
         total: plan.runs.len(),
         todo: todo.len(),
     });
     let mut datasets: HashMap<String, Dataset> = HashMap::new();
     let mut diverged = 0;
-    for run in &todo {
-        let key = format!("{};{:?}", run.task.spec_string(), run.validation);
+    for stack in &stacks {
+        let first = stack[0];
+        let key = format!("{};{:?}", first.task.spec_string(), first.validation);
         if !datasets.contains_key(&key) {
-            let data = run
+            let data = first
                 .task
-                .load(run.validation.map(|v| (v.fraction, v.seed)))?;
+                .load(first.validation.map(|v| (v.fraction, v.seed)))?;
             datasets.insert(key.clone(), data);
         }
         let data = &datasets[&key];
-        let outcome = train(device, &run.arch, data, &run.lr_policy, &run.settings)?;
+        let outcomes = if stack.len() == 1 {
+            vec![train(device, &first.arch, data, &first.lr_policy, &first.settings)?]
+        } else {
+            let members: Vec<StackMember<'_>> = stack
+                .iter()
+                .map(|run| StackMember {
+                    policy: &run.lr_policy,
+                    settings: &run.settings,
+                })
+                .collect();
+            train_stack(device, &first.arch, data, &members)?
+        };
         let finished_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        store.write(&RunRecord::new(&plan.name, run, &outcome, finished_at))?;
-        diverged += usize::from(outcome.diverged);
-        on_event(Event::RunDone {
-            run,
-            outcome: &outcome,
-        });
+        for (run, outcome) in stack.iter().zip(&outcomes) {
+            store.write(&RunRecord::new(&plan.name, run, outcome, finished_at))?;
+            diverged += usize::from(outcome.diverged);
+            on_event(Event::RunDone { run, outcome });
+        }
     }
     Ok(GenerateSummary {
         planned: plan.runs.len(),

@@ -7,10 +7,12 @@ use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::engine::{DeviceSplit, Engine, LossSettings};
-use super::optimizer::{OptimizerSettings, StepHyperparams};
+use super::optimizer::{MemberHyperparams, OptimizerSettings, StepHyperparams};
+use super::stack_engine::StackEngine;
 use crate::data::Dataset;
 use crate::device::{ComputeDevice, OnBackend, run_on};
 use crate::error::Result;
+use crate::model::stacked::{OnStackedModel, StackedClassifier, with_stacked_model};
 use crate::model::{Arch, Classifier, OnModel, with_model};
 
 /// Warm-up steps before timing.
@@ -31,49 +33,58 @@ pub struct StepTiming {
     pub ms_per_step_median: f64,
     /// Fastest repeat (ms per step).
     pub ms_per_step_min: f64,
+    /// Models trained per step: 1 alone, K for a stack of K.
+    pub members: usize,
+    /// Whether the models were trained as one stack.
+    pub stacked: bool,
+    /// Model-steps per second at the median step time (members × 1000 / ms).
+    pub model_steps_per_second: f64,
 }
 
 /// How much to time, and how often the engine reads losses back (as in training on that device).
 #[derive(Debug, Clone, Copy)]
-struct Sizes {
-    batch_size: usize,
-    steps: usize,
-    repeats: usize,
-    readback_every: usize,
+pub struct Sizes {
+    /// Samples per step.
+    pub batch_size: usize,
+    /// Timed steps per repeat.
+    pub steps: usize,
+    /// Repeats.
+    pub repeats: usize,
+    /// Steps between loss read-backs.
+    pub readback_every: usize,
 }
 
-/// Time `steps` SGD steps `repeats` times.
+/// Time `steps` SGD steps `repeats` times, of one model alone (`stack: None`) or of a stack of
+/// `K` models trained as one (`Some(K)`).
 pub fn time_steps(
     device: ComputeDevice,
     arch: &Arch,
     data: &Dataset,
-    batch_size: usize,
-    steps: usize,
-    repeats: usize,
+    sizes: Sizes,
+    stack: Option<usize>,
 ) -> Result<StepTiming> {
-    struct Timing<'a>(&'a Arch, &'a Dataset, Sizes);
+    struct Timing<'a>(&'a Arch, &'a Dataset, Sizes, Option<usize>);
     impl OnBackend for Timing<'_> {
         type Output = Vec<f64>;
         fn run<B: AutodiffBackend>(self, device: &B::Device) -> Vec<f64> {
-            time_on::<B>(device, self.0, self.1, self.2)
+            time_on::<B>(device, self.0, self.1, self.2, self.3)
         }
     }
-    let sizes = Sizes {
-        batch_size,
-        steps,
-        repeats,
-        readback_every: super::run::readback_every(device),
-    };
-    let per_repeat = run_on(device, Timing(arch, data, sizes))?;
+    let per_repeat = run_on(device, Timing(arch, data, sizes, stack))?;
     let mut sorted = per_repeat.clone();
     sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let members = stack.unwrap_or(1);
     Ok(StepTiming {
         arch: arch.spec_string(),
         task: data.task.clone(),
-        batch_size,
+        batch_size: sizes.batch_size,
         device: device.to_string(),
-        ms_per_step_median: sorted[sorted.len() / 2],
+        ms_per_step_median: median,
         ms_per_step_min: sorted[0],
+        members,
+        stacked: stack.is_some(),
+        model_steps_per_second: members as f64 * 1e3 / median,
     })
 }
 
@@ -82,6 +93,7 @@ fn time_on<B: AutodiffBackend>(
     arch: &Arch,
     data: &Dataset,
     sizes: Sizes,
+    stack: Option<usize>,
 ) -> Vec<f64> {
     struct Time<'a, B: AutodiffBackend>(&'a B::Device, &'a Dataset, Sizes);
     impl<B: AutodiffBackend> OnModel<B> for Time<'_, B> {
@@ -94,22 +106,32 @@ fn time_on<B: AutodiffBackend>(
             time_model(model, self.0, self.1, self.2)
         }
     }
+    impl<B: AutodiffBackend> OnStackedModel<B> for Time<'_, B> {
+        type Output = Vec<f64>;
+        fn run<M>(self, model: M) -> Vec<f64>
+        where
+            M: AutodiffModule<B> + StackedClassifier<B>,
+            M::InnerModule: StackedClassifier<B::InnerBackend>,
+        {
+            time_stack(model, self.0, self.1, self.2)
+        }
+    }
     let work = Time::<B>(device, data, sizes);
-    with_model(arch, &data.shape, data.num_classes, 0, device, work)
+    match stack {
+        None => with_model(arch, &data.shape, data.num_classes, 0, device, work),
+        Some(k) => {
+            let seeds: Vec<u64> = (0..k as u64).collect();
+            with_stacked_model(arch, &data.shape, data.num_classes, &seeds, device, work)
+        }
+    }
 }
 
-fn time_model<B, M>(model: M, device: &B::Device, data: &Dataset, sizes: Sizes) -> Vec<f64>
-where
-    B: AutodiffBackend,
-    M: AutodiffModule<B> + Classifier<B>,
-    M::InnerModule: Classifier<B::InnerBackend>,
-{
-    let Sizes {
-        batch_size,
-        steps,
-        repeats,
-        readback_every,
-    } = sizes;
+/// The first `batch_size` training examples on the device, and their indices.
+fn timing_batch<B: AutodiffBackend>(
+    device: &B::Device,
+    data: &Dataset,
+    batch_size: usize,
+) -> (DeviceSplit<B>, Vec<usize>) {
     let batch = batch_size.min(data.n_train());
     let d = data.input_len();
     let train = DeviceSplit::<B>::upload(
@@ -118,34 +140,73 @@ where
         d,
         device,
     );
-    let loss = LossSettings {
-        label_smoothing: 0.0,
-        divergence_bound: f64::INFINITY,
-    };
-    let mut engine = Engine::new(model, train, OptimizerSettings::default(), loss, device)
-        .with_readback_every(readback_every);
-    let hyper = StepHyperparams {
-        lr: 0.05,
-        momentum: 0.9,
-        weight_decay: 5e-4,
-    };
-    let indices: Vec<usize> = (0..batch).collect();
-    // Losses are read back as in training (every step on the CPU), which forces steps to complete.
-    let mut step = || {
-        engine.step(&indices, &hyper);
-    };
+    (train, (0..batch).collect())
+}
+
+/// No divergence bound: timing must not stop.
+const TIMING_LOSS: LossSettings = LossSettings {
+    label_smoothing: 0.0,
+    divergence_bound: f64::INFINITY,
+};
+
+/// The hyperparameters every timed step uses.
+const TIMING_STEP: StepHyperparams = StepHyperparams {
+    lr: 0.05,
+    momentum: 0.9,
+    weight_decay: 5e-4,
+};
+
+/// Mean ms per call of `step` over `sizes.steps` calls, per repeat, after warm-up.
+fn time_repeats<B: AutodiffBackend>(
+    device: &B::Device,
+    sizes: Sizes,
+    mut step: impl FnMut(),
+) -> Vec<f64> {
     for _ in 0..WARMUP_STEPS {
         step();
     }
-    let mut per_repeat = Vec::with_capacity(repeats);
-    for _ in 0..repeats.max(1) {
+    let mut per_repeat = Vec::with_capacity(sizes.repeats);
+    for _ in 0..sizes.repeats.max(1) {
         B::sync(device).ok();
         let start = Instant::now();
-        for _ in 0..steps.max(1) {
+        for _ in 0..sizes.steps.max(1) {
             step();
         }
         B::sync(device).ok();
-        per_repeat.push(start.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64);
+        per_repeat.push(start.elapsed().as_secs_f64() * 1e3 / sizes.steps.max(1) as f64);
     }
     per_repeat
+}
+
+fn time_stack<B, M>(model: M, device: &B::Device, data: &Dataset, sizes: Sizes) -> Vec<f64>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B> + StackedClassifier<B>,
+    M::InnerModule: StackedClassifier<B::InnerBackend>,
+{
+    let (train, indices) = timing_batch::<B>(device, data, sizes.batch_size);
+    let mut hyper = MemberHyperparams::default();
+    for _ in 0..model.members() {
+        hyper.push(TIMING_STEP);
+    }
+    let mut engine = StackEngine::new(model, train, OptimizerSettings::default(), TIMING_LOSS)
+        .with_readback_every(sizes.readback_every);
+    time_repeats::<B>(device, sizes, || {
+        engine.step(&indices, &hyper);
+    })
+}
+
+fn time_model<B, M>(model: M, device: &B::Device, data: &Dataset, sizes: Sizes) -> Vec<f64>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B> + Classifier<B>,
+    M::InnerModule: Classifier<B::InnerBackend>,
+{
+    let (train, indices) = timing_batch::<B>(device, data, sizes.batch_size);
+    let mut engine = Engine::new(model, train, OptimizerSettings::default(), TIMING_LOSS, device)
+        .with_readback_every(sizes.readback_every);
+    // Losses are read back as in training (every step on the CPU), which forces steps to complete.
+    time_repeats::<B>(device, sizes, || {
+        engine.step(&indices, &TIMING_STEP);
+    })
 }

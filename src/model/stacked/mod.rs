@@ -6,6 +6,7 @@ mod cnn1d;
 mod cnn2d;
 mod dropout;
 mod linear;
+pub mod memory;
 mod mlp;
 
 #[cfg(test)]
