@@ -10,7 +10,7 @@ use polars::prelude::*;
 
 use crate::cli::{
     BenchArgs, Cli, Command, GenerateArgs, LrFindArgs, PipelineArgs, ScheduleArgs, ScheduleFormat,
-    StageArgs, StackArgs,
+    StackArgs, StageArgs,
 };
 use crate::corpus::{CorpusStore, ensure_writable_dir};
 use crate::device::ComputeDevice;
@@ -445,7 +445,8 @@ fn bench(args: BenchArgs) -> Result<()> {
         let timing = crate::train::bench::time_steps(device, arch, &data, sizes, None)?;
         println!("{}", serde_json::to_string(&timing).expect("plain data"));
         for &members in &args.stack {
-            let timing = crate::train::bench::time_steps(device, arch, &data, sizes, Some(members))?;
+            let timing =
+                crate::train::bench::time_steps(device, arch, &data, sizes, Some(members))?;
             println!("{}", serde_json::to_string(&timing).expect("plain data"));
         }
     }

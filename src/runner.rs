@@ -75,7 +75,13 @@ pub fn generate(
         }
         let data = &datasets[&key];
         let outcomes = if stack.len() == 1 {
-            vec![train(device, &first.arch, data, &first.lr_policy, &first.settings)?]
+            vec![train(
+                device,
+                &first.arch,
+                data,
+                &first.lr_policy,
+                &first.settings,
+            )?]
         } else {
             let members: Vec<StackMember<'_>> = stack
                 .iter()

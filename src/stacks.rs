@@ -78,7 +78,10 @@ fn stack_key(run: &RunSpec) -> String {
 /// Group `runs` (in order) into stacks. Runs that cannot be stacked (an architecture without a
 /// stacked form) are stacks of one. An explicit `--stack K` whose stacks would exceed the memory
 /// budget is refused before any work starts.
-pub fn form_stacks<'a>(runs: &[&'a RunSpec], options: &StackOptions) -> Result<Vec<Vec<&'a RunSpec>>> {
+pub fn form_stacks<'a>(
+    runs: &[&'a RunSpec],
+    options: &StackOptions,
+) -> Result<Vec<Vec<&'a RunSpec>>> {
     let mut groups: Vec<(String, Vec<&'a RunSpec>)> = Vec::new();
     for &run in runs {
         let key = stack_key(run);

@@ -365,3 +365,50 @@ fn too_many_epochs_are_refused_before_training() {
         &["grid.epochs", "up to 100000"],
     );
 }
+
+/// `generate` with extra arguments on `recipe_text`: exit 2, the needles, nothing written.
+fn rejects_args(recipe_text: &str, args: &[&str], needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write(dir.path(), "tiny.toml", recipe_text);
+    let mut all = vec!["generate", recipe.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = lrcast(dir.path(), &all);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    for needle in needles {
+        assert!(err.contains(needle), "`{needle}` not in: {err}");
+    }
+    assert_eq!(
+        files_under(dir.path()),
+        vec![std::path::PathBuf::from("tiny.toml")]
+    );
+}
+
+#[test]
+fn a_stack_of_zero_runs() {
+    rejects_args(
+        TINY_RECIPE,
+        &["--stack", "0"],
+        &["--stack 0", "at least one member"],
+    );
+    rejects_args(
+        TINY_RECIPE,
+        &["--stack-memory", "0"],
+        &["--stack-memory 0", "positive"],
+    );
+}
+
+#[test]
+fn a_stack_over_the_memory_budget() {
+    // One 256-unit member needs about 0.5 MiB at batch 32: a budget of 1 MiB holds one.
+    rejects_args(
+        &tiny_with("mlp:hidden=32", "mlp:hidden=256"),
+        &["--stack", "12", "--stack-memory", "1"],
+        &[
+            "--stack 12",
+            "memory budget of 1 MiB",
+            "--stack 1 or less",
+            "mlp:hidden=256",
+        ],
+    );
+}

@@ -126,3 +126,44 @@ fn generate_is_deterministic_for_a_recipe() {
     }
     assert_eq!(results[0], results[1]);
 }
+
+#[test]
+fn stacked_and_alone_generate_the_same_corpus() {
+    let mut tables = Vec::new();
+    for stack in ["1", "5"] {
+        let dir = tempfile::tempdir().unwrap();
+        let recipe = write(dir.path(), "tiny.toml", TINY_RECIPE);
+        let args = ["-q", "generate", recipe.to_str().unwrap(), "--stack", stack];
+        let out = lrcast(dir.path(), &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let table =
+            CorpusTable::from_dataframe(&CorpusStore::new(dir.path(), "tiny").scan().unwrap())
+                .unwrap();
+        let mut rows: Vec<(String, f64, f64, f64)> = table
+            .text("run_id")
+            .unwrap()
+            .iter()
+            .zip(table.values("top1").unwrap())
+            .zip(table.values("train_loss").unwrap())
+            .zip(table.values("stack_size").unwrap())
+            .map(|(((id, top1), loss), size)| (id.clone(), top1, loss, size))
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        tables.push(rows);
+    }
+    let (alone, stacked) = (&tables[0], &tables[1]);
+    assert_eq!(alone.len(), 12);
+    for (a, s) in alone.iter().zip(stacked) {
+        assert_eq!(a.0, s.0, "same run ids");
+        assert_eq!(
+            (a.3, s.3),
+            (1.0, 4.0),
+            "12 runs in stacks of at most 5: three of 4"
+        );
+        assert!((a.1 - s.1).abs() <= 0.01, "top-1 {a:?} vs {s:?}");
+        assert!(
+            (a.2 - s.2).abs() <= 1e-3 * (1.0 + a.2.abs()) || (a.2.is_nan() && s.2.is_nan()),
+            "final train loss {a:?} vs {s:?}"
+        );
+    }
+}

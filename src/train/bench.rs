@@ -203,8 +203,14 @@ where
     M::InnerModule: Classifier<B::InnerBackend>,
 {
     let (train, indices) = timing_batch::<B>(device, data, sizes.batch_size);
-    let mut engine = Engine::new(model, train, OptimizerSettings::default(), TIMING_LOSS, device)
-        .with_readback_every(sizes.readback_every);
+    let mut engine = Engine::new(
+        model,
+        train,
+        OptimizerSettings::default(),
+        TIMING_LOSS,
+        device,
+    )
+    .with_readback_every(sizes.readback_every);
     // Losses are read back as in training (every step on the CPU), which forces steps to complete.
     time_repeats::<B>(device, sizes, || {
         engine.step(&indices, &TIMING_STEP);

@@ -495,6 +495,9 @@ mod tests {
             }
         }
         // Members diverging on their first update and later, in every architecture.
-        assert!(first_update >= 4 && mid_run >= 3, "{first_update} {mid_run}");
+        assert!(
+            first_update >= 4 && mid_run >= 3,
+            "{first_update} {mid_run}"
+        );
     }
 }

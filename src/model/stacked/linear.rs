@@ -4,7 +4,7 @@ use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::{Tensor, backend::Backend};
 
-use super::{split_members, stack_param};
+use super::stack_param;
 
 /// K linear layers (`y = x·W + b` per member, burn's row layout).
 #[derive(Module, Debug)]
@@ -33,18 +33,15 @@ impl<B: Backend> StackedLinear<B> {
 
     /// `[members, batch, d_in]` → `[members, batch, d_out]`, member k through its own layer.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        x.matmul(self.weight.val()) + self.bias.val().unsqueeze_dim(1)
+        let rows = x.dims()[1];
+        // Materialised: burn-flex 0.21's broadcasting add over a middle dimension is ~30× slower.
+        x.matmul(self.weight.val()) + self.bias.val().unsqueeze_dim::<3>(1).repeat_dim(1, rows)
     }
 
-    /// `[batch, d_in]`, the same input for every member → `[members, batch, d_out]`, as one gemm
-    /// against the members' weights laid side by side.
+    /// `[batch, d_in]`, the same input for every member → `[members, batch, d_out]`.
     pub fn forward_shared(&self, x: Tensor<B, 2>) -> Tensor<B, 3> {
-        let [members, d_in, d_out] = self.weight.dims();
-        let side_by_side = self
-            .weight
-            .val()
-            .swap_dims(0, 1)
-            .reshape([d_in, members * d_out]);
-        split_members(x.matmul(side_by_side), members) + self.bias.val().unsqueeze_dim(1)
+        let [members, ..] = self.weight.dims();
+        let [batch, d_in] = x.dims();
+        self.forward(x.unsqueeze::<3>().expand([members, batch, d_in]))
     }
 }

@@ -42,7 +42,12 @@ pub fn activations_per_example(arch: &Arch, input_shape: &[usize], num_classes: 
 /// Bytes one member of a stack needs while training with batches of `batch_size`: its parameters,
 /// gradients and up to two optimizer buffers (plus temporaries), and its activations for the batch
 /// (forward values and their gradients), all f32.
-pub fn member_bytes(arch: &Arch, input_shape: &[usize], num_classes: usize, batch_size: usize) -> u64 {
+pub fn member_bytes(
+    arch: &Arch,
+    input_shape: &[usize],
+    num_classes: usize,
+    batch_size: usize,
+) -> u64 {
     let params = arch.num_params(input_shape, num_classes) as u64;
     let activations = activations_per_example(arch, input_shape, num_classes) as u64;
     4 * (6 * params + 2 * batch_size as u64 * activations)
