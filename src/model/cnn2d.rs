@@ -8,6 +8,7 @@ use burn::tensor::{Tensor, activation::relu, backend::Backend};
 
 use super::Classifier;
 use super::batch_norm::add_per_channel;
+use super::conv::conv2d_module;
 use super::init::SeededInit;
 
 /// Convolution kernel size; padding `KERNEL / 2` keeps the spatial size, so only the pools shrink it.
@@ -118,7 +119,7 @@ impl<B: Backend> Classifier<B> for Cnn2d<B> {
         for (conv, bias) in self.convs.iter().zip(&self.biases) {
             x = self
                 .pool
-                .forward(relu(add_per_channel(conv.forward(x), bias.val())));
+                .forward(relu(add_per_channel(conv2d_module(conv, x), bias.val())));
         }
         let [batch, c, h, w] = x.dims();
         let mut x = x.reshape([batch, c * h * w]);

@@ -1,6 +1,15 @@
 //! The convolutions every model calls: 1-D and 2-D, with groups (stacked models put each member in
-//! its own group). Today they forward to burn's functional convolutions.
+//! its own group). On the CPU backend (`Flex`, and `Autodiff<Flex>` for training) f32
+//! convolutions run our im2col + gemm kernels ([`autodiff`], [`im2col`]); every other backend or
+//! dtype uses burn's functional convolutions.
 
+mod autodiff;
+mod im2col;
+#[cfg(test)]
+mod tests;
+
+use burn::nn::conv::{Conv1d, Conv2d};
+use burn::nn::{PaddingConfig1d, PaddingConfig2d};
 use burn::tensor::module;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, backend::Backend};
@@ -13,7 +22,24 @@ pub fn conv1d<B: Backend>(
     bias: Option<Tensor<B, 1>>,
     options: ConvOptions<1>,
 ) -> Tensor<B, 3> {
-    module::conv1d(x, weight, bias, options)
+    if !autodiff::fast_backend::<B>() {
+        return module::conv1d(x, weight, bias, options);
+    }
+    // The fast path is the 2-D kernel with height 1.
+    let options2 = ConvOptions::new(
+        [1, options.stride[0]],
+        [0, options.padding[0]],
+        [1, options.dilation[0]],
+        options.groups,
+    );
+    let [x2, w2] = [
+        x.clone().unsqueeze_dim::<4>(2),
+        weight.clone().unsqueeze_dim(2),
+    ];
+    match autodiff::try_conv2d(x2, w2, bias.clone(), &options2) {
+        Ok(out) => out.squeeze_dim(2),
+        Err(_) => module::conv1d(x, weight, bias, options),
+    }
 }
 
 /// `x: [batch, c_in, h, w]`, `weight: [c_out, c_in / groups, kh, kw]`, `bias: [c_out]` →
@@ -24,5 +50,43 @@ pub fn conv2d<B: Backend>(
     bias: Option<Tensor<B, 1>>,
     options: ConvOptions<2>,
 ) -> Tensor<B, 4> {
-    module::conv2d(x, weight, bias, options)
+    match autodiff::try_conv2d(x, weight, bias, &options) {
+        Ok(out) => out,
+        Err((x, weight, bias)) => module::conv2d(x, weight, bias, options),
+    }
+}
+
+/// `conv.forward(x)` through [`conv1d`]: the module holds the parameters and options. Padding
+/// other than explicit-symmetric or valid (which no model uses) is left to the module.
+pub fn conv1d_module<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let padding = match conv.padding {
+        PaddingConfig1d::Valid => 0,
+        PaddingConfig1d::Explicit(left, right) if left == right => left,
+        _ => return conv.forward(x),
+    };
+    let options = ConvOptions::new([conv.stride], [padding], [conv.dilation], conv.groups);
+    conv1d(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|b| b.val()),
+        options,
+    )
+}
+
+/// `conv.forward(x)` through [`conv2d`], as [`conv1d_module`].
+pub fn conv2d_module<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [0, 0],
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
+            [top, left]
+        }
+        _ => return conv.forward(x),
+    };
+    let options = ConvOptions::new(conv.stride, padding, conv.dilation, conv.groups);
+    conv2d(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|b| b.val()),
+        options,
+    )
 }
