@@ -10,6 +10,7 @@ use super::Classifier;
 use super::batch_norm::add_per_channel;
 use super::conv::conv2d_module;
 use super::init::SeededInit;
+use super::pool::max_pool2d_module;
 
 /// Convolution kernel size; padding `KERNEL / 2` keeps the spatial size, so only the pools shrink it.
 pub const KERNEL: usize = 5;
@@ -117,9 +118,10 @@ impl<B: Backend> Classifier<B> for Cnn2d<B> {
         let [c, h, w] = self.input_shape;
         let mut x = x.reshape([batch, c, h, w]);
         for (conv, bias) in self.convs.iter().zip(&self.biases) {
-            x = self
-                .pool
-                .forward(relu(add_per_channel(conv2d_module(conv, x), bias.val())));
+            x = max_pool2d_module(
+                &self.pool,
+                relu(add_per_channel(conv2d_module(conv, x), bias.val())),
+            );
         }
         let [batch, c, h, w] = x.dims();
         let mut x = x.reshape([batch, c * h * w]);

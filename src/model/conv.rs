@@ -3,7 +3,7 @@
 //! convolutions run our im2col + gemm kernels ([`autodiff`], [`im2col`]); every other backend or
 //! dtype uses burn's functional convolutions.
 
-mod autodiff;
+pub(super) mod autodiff;
 mod im2col;
 #[cfg(test)]
 mod tests;

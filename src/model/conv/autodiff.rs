@@ -17,10 +17,10 @@ use burn::tensor::{Bytes, DType, Shape, Tensor, TensorPrimitive, backend::Backen
 
 use super::im2col::{ConvGeom, Wanted, conv2d_backward, conv2d_forward};
 
-type Ad = Autodiff<Flex>;
+pub(crate) type Ad = Autodiff<Flex>;
 
 /// Move `value` to type `U` when it is one (`T` and `U` the same type), else hand it back.
-fn cast<T: 'static, U: 'static>(value: T) -> Result<U, T> {
+pub(crate) fn cast<T: 'static, U: 'static>(value: T) -> Result<U, T> {
     if TypeId::of::<T>() != TypeId::of::<U>() {
         return Err(value);
     }
@@ -29,7 +29,7 @@ fn cast<T: 'static, U: 'static>(value: T) -> Result<U, T> {
 }
 
 /// [`cast`] where the caller has already checked that `T` is `U`.
-fn moved<T: 'static, U: 'static>(value: T) -> U {
+pub(crate) fn moved<T: 'static, U: 'static>(value: T) -> U {
     cast(value).unwrap_or_else(|_| unreachable!("backend type checked by TypeId"))
 }
 
@@ -67,7 +67,7 @@ fn fast_geometry<B: Backend>(
 }
 
 /// Contiguous f32 copy-free view (or contiguous copy) of a Flex tensor.
-fn contiguous(t: FlexTensor) -> FlexTensor {
+pub(crate) fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.as_slice::<f32>().is_some() {
         t
     } else {
@@ -75,11 +75,11 @@ fn contiguous(t: FlexTensor) -> FlexTensor {
     }
 }
 
-fn f32s(t: &FlexTensor) -> &[f32] {
+pub(crate) fn f32s(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().expect("contiguous f32 tensor")
 }
 
-fn flex_tensor(data: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
+pub(crate) fn flex_tensor(data: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::new(
         Bytes::from_elems(data),
         Layout::contiguous(shape.into()),
