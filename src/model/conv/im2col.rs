@@ -211,6 +211,9 @@ fn im2col(g: &ConvGeom, x: &[f32], nb: usize, cols: &mut [f32]) {
     let (p, hw) = (g.positions(), g.h * g.w);
     let width = nb * p;
     let [sh, sw] = g.stride;
+    // Stride 1 and output as wide as the input ("same" convolutions: every 5×5 and 3×3/s1 layer
+    // of the models): each (row, sample) block is the input plane shifted by a constant offset.
+    let shifted = g.stride == [1, 1] && g.ow == g.w;
     for c in 0..g.c_in {
         for ki in 0..g.kh {
             for kj in 0..g.kw {
@@ -219,6 +222,11 @@ fn im2col(g: &ConvGeom, x: &[f32], nb: usize, cols: &mut [f32]) {
                 let dst_row = &mut cols[row * width..(row + 1) * width];
                 for s in 0..nb {
                     let plane = &x[(s * g.c_in + c) * hw..][..hw];
+                    if shifted {
+                        let dst = &mut dst_row[s * p..][..p];
+                        shifted_block(g, plane, [ki, kj], (lo, hi), dst);
+                        continue;
+                    }
                     for oy in 0..g.oh {
                         let dst = &mut dst_row[s * p + oy * g.ow..][..g.ow];
                         let iy = (oy * sh + ki * g.dilation[0]).wrapping_sub(g.padding[0]);
@@ -241,6 +249,41 @@ fn im2col(g: &ConvGeom, x: &[f32], nb: usize, cols: &mut [f32]) {
                 }
             }
         }
+    }
+}
+
+/// One `[oh, ow]` block of [`im2col`] when stride is 1 and `ow == w`: output position `q` reads
+/// input position `q + shift` (one memcpy), then the rows outside the input and the `lo..hi`
+/// complement of each row (which the shift wrapped onto neighbouring rows) are zeroed.
+fn shifted_block(
+    g: &ConvGeom,
+    plane: &[f32],
+    [ki, kj]: [usize; 2],
+    (lo, hi): (usize, usize),
+    dst: &mut [f32],
+) {
+    let w = g.w;
+    let (y_lo, y_hi, iy0) = valid_range(g.oh, g.h, 1, g.padding[0], ki * g.dilation[0]);
+    let (qa, qb) = (y_lo * w, y_hi * w);
+    dst[..qa].fill(0.0);
+    dst[qb..].fill(0.0);
+    if qa == qb {
+        return;
+    }
+    // Input index of output index q: q + shift, shift = (iy0 − y_lo)·w + kj·d − pad.
+    let shift = (iy0 * w + kj * g.dilation[1]) as isize - (qa + g.padding[1]) as isize;
+    let src_lo = (qa as isize + shift).clamp(0, plane.len() as isize) as usize;
+    let src_hi = (qb as isize + shift).clamp(src_lo as isize, plane.len() as isize) as usize;
+    let (d_lo, d_hi) = (
+        (src_lo as isize - shift) as usize,
+        (src_hi as isize - shift) as usize,
+    );
+    dst[qa..d_lo].fill(0.0);
+    dst[d_lo..d_hi].copy_from_slice(&plane[src_lo..src_hi]);
+    dst[d_hi..qb].fill(0.0);
+    for row in dst[qa..qb].chunks_mut(w) {
+        row[..lo].fill(0.0);
+        row[hi..].fill(0.0);
     }
 }
 
