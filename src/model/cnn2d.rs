@@ -7,8 +7,7 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Tensor, activation::relu, backend::Backend};
 
 use super::Classifier;
-use super::batch_norm::add_per_channel;
-use super::conv::conv2d_module;
+use super::conv::conv2d_module_plus_bias;
 use super::init::SeededInit;
 use super::pool::max_pool2d_module;
 
@@ -49,7 +48,7 @@ pub fn num_params(
 /// (`hidden = 0`: one linear to the classes).
 #[derive(Module, Debug)]
 pub struct Cnn2d<B: Backend> {
-    /// Bias-free convolutions; `biases[i]` is added separately (see [`add_per_channel`]).
+    /// Bias-free convolutions; `biases[i]` is held separately (see [`conv2d_module_plus_bias`]).
     convs: Vec<Conv2d<B>>,
     biases: Vec<Param<Tensor<B, 1>>>,
     pool: MaxPool2d,
@@ -120,7 +119,7 @@ impl<B: Backend> Classifier<B> for Cnn2d<B> {
         for (conv, bias) in self.convs.iter().zip(&self.biases) {
             x = max_pool2d_module(
                 &self.pool,
-                relu(add_per_channel(conv2d_module(conv, x), bias.val())),
+                relu(conv2d_module_plus_bias(conv, x, bias.val())),
             );
         }
         let [batch, c, h, w] = x.dims();

@@ -14,6 +14,8 @@ use burn::tensor::module;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, backend::Backend};
 
+use super::batch_norm::add_per_channel;
+
 /// `x: [batch, c_in, len]`, `weight: [c_out, c_in / groups, kernel]`, `bias: [c_out]` →
 /// `[batch, c_out, len']`, as PyTorch's `F.conv1d`.
 pub fn conv1d<B: Backend>(
@@ -75,18 +77,46 @@ pub fn conv1d_module<B: Backend>(conv: &Conv1d<B>, x: Tensor<B, 3>) -> Tensor<B,
 
 /// `conv.forward(x)` through [`conv2d`], as [`conv1d_module`].
 pub fn conv2d_module<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    match options_2d(conv) {
+        Some(options) => conv2d(
+            x,
+            conv.weight.val(),
+            conv.bias.as_ref().map(|b| b.val()),
+            options,
+        ),
+        None => conv.forward(x),
+    }
+}
+
+/// `conv.forward(x) + bias` per channel, for a bias-free `conv` whose bias is a separate
+/// parameter (cnn2d). On the fast path the bias goes into the convolution (added in its output
+/// pass, its gradient summed in its backward); elsewhere [`add_per_channel`] adds it.
+pub fn conv2d_module_plus_bias<B: Backend>(
+    conv: &Conv2d<B>,
+    x: Tensor<B, 4>,
+    bias: Tensor<B, 1>,
+) -> Tensor<B, 4> {
+    match options_2d(conv) {
+        Some(options) if conv.bias.is_none() && autodiff::fast_backend::<B>() => {
+            conv2d(x, conv.weight.val(), Some(bias), options)
+        }
+        _ => add_per_channel(conv2d_module(conv, x), bias),
+    }
+}
+
+/// The functional options of `conv`, when its padding is valid or explicit-symmetric.
+fn options_2d<B: Backend>(conv: &Conv2d<B>) -> Option<ConvOptions<2>> {
     let padding = match conv.padding {
         PaddingConfig2d::Valid => [0, 0],
         PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
             [top, left]
         }
-        _ => return conv.forward(x),
+        _ => return None,
     };
-    let options = ConvOptions::new(conv.stride, padding, conv.dilation, conv.groups);
-    conv2d(
-        x,
-        conv.weight.val(),
-        conv.bias.as_ref().map(|b| b.val()),
-        options,
-    )
+    Some(ConvOptions::new(
+        conv.stride,
+        padding,
+        conv.dilation,
+        conv.groups,
+    ))
 }

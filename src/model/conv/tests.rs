@@ -252,3 +252,40 @@ fn cpu_backends_take_the_fast_path() {
     assert!(super::autodiff::fast_backend::<Ad>());
     assert!(!super::autodiff::fast_backend::<Autodiff<Ad>>());
 }
+
+#[test]
+fn conv_module_plus_bias_matches_conv_then_add_per_channel() {
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+
+    use crate::model::batch_norm::add_per_channel;
+
+    let d = Default::default();
+    let conv = Conv2dConfig::new([3, 4], [5, 5])
+        .with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2))
+        .with_bias(false)
+        .init::<Ad>(&d);
+    let x = tensor::<Ad, 4>([2, 3, 9, 8], 1).require_grad();
+    let bias = tensor::<Ad, 1>([4], 3).require_grad();
+    let run = |fused: bool| {
+        let out = if fused {
+            super::conv2d_module_plus_bias(&conv, x.clone(), bias.clone())
+        } else {
+            add_per_channel(conv.forward(x.clone()), bias.clone())
+        };
+        let r = tensor::<Ad, 4>(out.dims(), 4);
+        let grads = (out.clone() * r).sum().backward();
+        let grad_w = conv.weight.val().grad(&grads).unwrap();
+        (
+            out.inner(),
+            x.grad(&grads).unwrap(),
+            grad_w,
+            bias.grad(&grads).unwrap(),
+        )
+    };
+    let (fused, reference) = (run(true), run(false));
+    assert_close(fused.0, reference.0, "output");
+    assert_close(fused.1, reference.1, "grad input");
+    assert_close(fused.2, reference.2, "grad weight");
+    assert_close(fused.3, reference.3, "grad bias");
+}
