@@ -206,6 +206,20 @@ fn valid_range(
     (lo, hi, (lo * stride + offset).saturating_sub(pad))
 }
 
+/// Sum of `v` in 8 interleaved partial sums: vectorises, and runs ~8× faster than one serial
+/// chain of float additions (which the compiler may not reorder). Fixed order, so deterministic.
+fn sum(v: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let tail: f32 = chunks.remainder().iter().sum();
+    acc.iter().sum::<f32>() + tail
+}
+
 /// Fill the column matrix `cols: [c_in·kh·kw, nb·oh·ow]` of samples `x: [nb, c_in, h, w]`.
 fn im2col(g: &ConvGeom, x: &[f32], nb: usize, cols: &mut [f32]) {
     let (p, hw) = (g.positions(), g.h * g.w);
@@ -514,7 +528,7 @@ fn backward_chunk(
         &scratch.gbuf
     };
     for (o, b) in grad_b.iter_mut().enumerate() {
-        *b += gmat[o * width..][..width].iter().sum::<f32>();
+        *b += sum(&gmat[o * width..][..width]);
     }
     let cols = &mut scratch.cols;
     cols.resize(g.c_in * g.kh * g.kw * width, 0.0);
