@@ -141,8 +141,9 @@ pub struct StackArgs {
     /// Most runs trained together as one stacked model. Runs that differ only in seed, LR policy,
     /// momentum and weight decay (same task, architecture, batch size, epochs, data seed and
     /// optimizer) are stacked: each keeps its own result, identical within float rounding to
-    /// training it alone. Default: up to 64 per stack within --stack-memory. 1 trains every run
-    /// alone. The ResNet is always trained alone.
+    /// training it alone. Default: where stacking is faster — MLPs on the CPU, every stackable
+    /// architecture on CUDA — up to 64 per stack within --stack-memory. 1 trains every run alone.
+    /// The ResNet is always trained alone.
     #[arg(long, value_name = "K")]
     pub stack: Option<usize>,
     /// Memory one stack may use, in MiB. A member needs about 4 bytes × (6 × its parameters +

@@ -57,7 +57,7 @@ pub fn generate(
         .filter(|r| !done.contains(&r.run_id))
         .collect();
     // Formed (and a too-large explicit stack refused) before anything is trained.
-    let stacks = form_stacks(&todo, stacking)?;
+    let stacks = form_stacks(&todo, stacking, device)?;
     on_event(Event::Start {
         total: plan.runs.len(),
         todo: todo.len(),

@@ -6,6 +6,7 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig1d};
 use burn::tensor::{Tensor, activation::relu, backend::Backend};
 
 use super::Classifier;
+use super::conv::conv1d_module;
 use super::init::SeededInit;
 
 /// (kernel, stride, padding) of the three convolutions, as in greydanus/mnist1d `ConvBase`.
@@ -75,7 +76,7 @@ impl<B: Backend> Classifier<B> for Cnn1d<B> {
         let [batch, len] = x.dims();
         let mut h = x.reshape([batch, 1, len]);
         for conv in &self.convs {
-            h = relu(conv.forward(h));
+            h = relu(conv1d_module(conv, h));
         }
         let [batch, channels, len] = h.dims();
         self.readout.forward(h.reshape([batch, channels * len]))

@@ -7,8 +7,9 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Tensor, activation::relu, backend::Backend};
 
 use super::Classifier;
-use super::batch_norm::add_per_channel;
+use super::conv::conv2d_module_plus_bias;
 use super::init::SeededInit;
+use super::pool::max_pool2d_module;
 
 /// Convolution kernel size; padding `KERNEL / 2` keeps the spatial size, so only the pools shrink it.
 pub const KERNEL: usize = 5;
@@ -47,7 +48,7 @@ pub fn num_params(
 /// (`hidden = 0`: one linear to the classes).
 #[derive(Module, Debug)]
 pub struct Cnn2d<B: Backend> {
-    /// Bias-free convolutions; `biases[i]` is added separately (see [`add_per_channel`]).
+    /// Bias-free convolutions; `biases[i]` is held separately (see [`conv2d_module_plus_bias`]).
     pub(crate) convs: Vec<Conv2d<B>>,
     pub(crate) biases: Vec<Param<Tensor<B, 1>>>,
     pub(crate) pool: MaxPool2d,
@@ -116,9 +117,10 @@ impl<B: Backend> Classifier<B> for Cnn2d<B> {
         let [c, h, w] = self.input_shape;
         let mut x = x.reshape([batch, c, h, w]);
         for (conv, bias) in self.convs.iter().zip(&self.biases) {
-            x = self
-                .pool
-                .forward(relu(add_per_channel(conv.forward(x), bias.val())));
+            x = max_pool2d_module(
+                &self.pool,
+                relu(conv2d_module_plus_bias(conv, x, bias.val())),
+            );
         }
         let [batch, c, h, w] = x.dims();
         let mut x = x.reshape([batch, c * h * w]);

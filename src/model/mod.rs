@@ -7,6 +7,7 @@ pub mod conv;
 pub mod dropout;
 pub mod init;
 pub mod mlp;
+pub mod pool;
 pub mod resnet;
 pub mod stacked;
 

@@ -16,6 +16,7 @@ use burn::tensor::{Tensor, activation::relu, backend::Backend};
 
 use super::Classifier;
 use super::batch_norm::BatchNorm2d;
+use super::conv::conv2d_module;
 use super::init::SeededInit;
 
 /// Valid depths: 6n + 2 for n = 1..=9.
@@ -136,10 +137,10 @@ impl<B: Backend> BasicBlock<B> {
     }
 
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
-        let out = self.bn2.forward(self.conv2.forward(out));
+        let out = relu(self.bn1.forward(conv2d_module(&self.conv1, x.clone())));
+        let out = self.bn2.forward(conv2d_module(&self.conv2, out));
         let shortcut = match &self.shortcut {
-            Some(p) => p.bn.forward(p.conv.forward(x)),
+            Some(p) => p.bn.forward(conv2d_module(&p.conv, x)),
             None => x,
         };
         relu(out + shortcut)
@@ -209,7 +210,7 @@ impl<B: Backend> Classifier<B> for ResNet<B> {
         let [c, h, w] = self.input_shape;
         let mut x = relu(
             self.stem_bn
-                .forward(self.stem_conv.forward(x.reshape([batch, c, h, w]))),
+                .forward(conv2d_module(&self.stem_conv, x.reshape([batch, c, h, w]))),
         );
         for block in self.stages.iter().flatten() {
             x = block.forward(x);

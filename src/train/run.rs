@@ -324,8 +324,14 @@ mod tests {
         }
     }
 
-    /// The engine reproduces lrcast 0.1.0's training loop bit for bit (values captured from the
-    /// 0.1.0 code): a spec whose settings did not change keeps its results, not just its run id.
+    /// The engine reproduces lrcast 0.1.0's training loop (values captured from the 0.1.0 code):
+    /// a spec whose settings did not change keeps its results, not just its run id. The MLP is
+    /// bit for bit. The CNN's convolutions now run lrcast's own im2col + gemm kernels
+    /// (`model::conv`), whose sums run in another order than burn's conv. Measured (the same
+    /// with 1, 2 or 3 threads: the kernels' summation order does not depend on the thread
+    /// count): training loss bit-equal, test loss 2.1e-10 relative; a kernel revision with
+    /// another bias-gradient summation gave 4.1e-9 and 2.8e-10. So the two losses are checked to
+    /// 3e-8 relative (about 7× the largest difference seen) and top-1 exactly.
     #[test]
     fn results_of_lrcast_0_1_0_are_reproduced_exactly() {
         let data = small_data();
@@ -337,19 +343,33 @@ mod tests {
                 },
                 "onecycle:max_lr=0.1",
                 (4610689743446742139u64, 4610738622996222639u64, 0.26),
+                0.0,
             ),
             (
                 Arch::Cnn1d { channels: 4 },
                 "cosine:lr=0.05",
                 (4612365777790314742, 4612371067171921667, 0.1),
+                3e-8,
             ),
         ];
-        for (arch, spec, (train_loss, test_loss, top1)) in cases {
+        for (arch, spec, (train_loss, test_loss, top1), rel_tol) in cases {
             let mut s = settings(2);
             (s.seed, s.data_seed, s.weight_decay) = (3, 3, 5e-4);
             let out = train(ComputeDevice::Cpu, &arch, &data, &policy(spec, 50), &s).unwrap();
-            assert_eq!(out.final_train_loss.to_bits(), train_loss, "{spec}");
-            assert_eq!(out.final_metrics.loss.to_bits(), test_loss, "{spec}");
+            for (what, got, want) in [
+                ("train loss", out.final_train_loss, train_loss),
+                ("test loss", out.final_metrics.loss, test_loss),
+            ] {
+                if rel_tol == 0.0 {
+                    assert_eq!(got.to_bits(), want, "{spec}: {what}");
+                } else {
+                    let want = f64::from_bits(want);
+                    assert!(
+                        (got - want).abs() <= rel_tol * want.abs(),
+                        "{spec}: {what} {got} vs {want}"
+                    );
+                }
+            }
             assert_eq!(out.final_metrics.top1, top1, "{spec}");
         }
     }

@@ -9,9 +9,9 @@ use burn::tensor::{Tensor, activation::relu, backend::Backend};
 
 use super::linear::StackedLinear;
 use super::{StackedClassifier, select_members, split_members, stack_param};
-use crate::model::batch_norm::add_per_channel;
 use crate::model::cnn2d::{Cnn2d, KERNEL};
 use crate::model::conv::conv2d;
+use crate::model::pool::max_pool2d_module;
 
 /// K 2-D CNNs: `[batch, c·h·w]` → `[members, batch, num_classes]`.
 #[derive(Module, Debug)]
@@ -66,13 +66,10 @@ impl<B: Backend> StackedClassifier<B> for StackedCnn2d<B> {
             let y = conv2d(
                 x,
                 weight.val().reshape([members * c_out, c_in, kh, kw]),
-                None,
+                Some(bias.val().reshape([members * c_out])),
                 options,
             );
-            x = self.pool.forward(relu(add_per_channel(
-                y,
-                bias.val().reshape([members * c_out]),
-            )));
+            x = max_pool2d_module(&self.pool, relu(y));
         }
         let [batch, channels, h, w] = x.dims();
         let mut x = split_members(x.reshape([batch, channels * h * w]), members);
