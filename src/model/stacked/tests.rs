@@ -112,4 +112,3 @@ fn every_member_of_a_stack_computes_what_it_computes_alone() {
     }
     assert!(!is_stackable(&Arch::ResNet { depth: 8, width: 4 }));
 }
-
