@@ -22,6 +22,7 @@ Purpose
 
 Usage
     python benches/pytorch_stacked_reference.py [--threads 2] [--ks 1,2,4,...] [--steps 50]
+        [--device cpu|cuda]
 
 Output: one JSON object per line: {"scheme", "members", "ms_per_step", "model_steps_per_second",
 "gflops"} and one {"scheme": "sgemm_peak", "gflops"}.
@@ -45,14 +46,24 @@ def flops_per_model_step():
     return 3 * 2 * macs
 
 
+DEVICE = torch.device("cpu")
+
+
+def sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def time_it(step, steps, repeats=3, warmup=10):
     for _ in range(warmup):
         step()
     best = []
     for _ in range(repeats):
+        sync()
         start = time.perf_counter()
         for _ in range(steps):
             step()
+        sync()
         best.append((time.perf_counter() - start) * 1e3 / steps)
     best.sort()
     return best[len(best) // 2]
@@ -62,7 +73,7 @@ def loop_scheme(k, x, y, steps):
     models = [
         nn.Sequential(
             nn.Linear(40, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 10)
-        )
+        ).to(DEVICE)
         for _ in range(k)
     ]
     opts = [torch.optim.SGD(m.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WD) for m in models]
@@ -80,11 +91,11 @@ def vectorized_scheme(k, x, y, steps):
     params = []
     for d_in, d_out in zip(WIDTHS[:-1], WIDTHS[1:]):
         bound = 1 / d_in**0.5
-        w = (torch.rand(k, d_in, d_out) * 2 - 1) * bound
-        b = (torch.rand(k, 1, d_out) * 2 - 1) * bound
+        w = (torch.rand(k, d_in, d_out, device=DEVICE) * 2 - 1) * bound
+        b = (torch.rand(k, 1, d_out, device=DEVICE) * 2 - 1) * bound
         params += [w.requires_grad_(), b.requires_grad_()]
     velocity = [torch.zeros_like(p) for p in params]
-    lr = torch.full((k, 1, 1), LR)
+    lr = torch.full((k, 1, 1), LR, device=DEVICE)
     xs = x.unsqueeze(0).expand(k, -1, -1)
 
     def step():
@@ -106,7 +117,7 @@ def vectorized_scheme(k, x, y, steps):
 
 
 def sgemm_peak():
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    a, b = torch.randn(1024, 1024, device=DEVICE), torch.randn(1024, 1024, device=DEVICE)
     ms = time_it(lambda: torch.mm(a, b), 20)
     return 2 * 1024**3 / (ms * 1e-3) / 1e9
 
@@ -117,10 +128,14 @@ def main():
     parser.add_argument("--ks", default="1,2,4,8,16,32,64,128,256")
     parser.add_argument("--steps", type=int, default=64)
     parser.add_argument("--schemes", default="loop,vectorized")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    x, y = torch.randn(BATCH, 40), torch.randint(0, 10, (BATCH,))
+    x = torch.randn(BATCH, 40, device=DEVICE)
+    y = torch.randint(0, 10, (BATCH,), device=DEVICE)
     print(json.dumps({"scheme": "sgemm_peak", "gflops": sgemm_peak(), "torch": torch.__version__}))
     for scheme in args.schemes.split(","):
         run = {"loop": loop_scheme, "vectorized": vectorized_scheme}[scheme]
