@@ -91,11 +91,53 @@ pub fn train_on<B: AutodiffBackend>(
     )
 }
 
+/// What a run trains on and is evaluated on, on the device: the training split (autodiff backend)
+/// and the evaluation splits (inner backend).
+pub(super) struct RunSplits<B: AutodiffBackend> {
+    pub train: DeviceSplit<B>,
+    pub test: DeviceSplit<B::InnerBackend>,
+    pub validation: Option<DeviceSplit<B::InnerBackend>>,
+    pub train_subset: DeviceSplit<B::InnerBackend>,
+}
+
+impl<B: AutodiffBackend> RunSplits<B> {
+    /// Upload `data`'s splits to `device`.
+    pub fn upload(data: &Dataset, device: &B::Device) -> Self {
+        let d = data.input_len();
+        let (x_sub, y_sub) = data.train_eval_subset();
+        Self {
+            train: DeviceSplit::upload(&data.x_train, &data.y_train, d, device),
+            test: DeviceSplit::upload(&data.x_test, &data.y_test, d, device),
+            validation: (data.n_val() > 0)
+                .then(|| DeviceSplit::upload(&data.x_val, &data.y_val, d, device)),
+            train_subset: DeviceSplit::upload(&x_sub, &y_sub, d, device),
+        }
+    }
+
+    /// The evaluation splits, and the training split apart.
+    pub fn split_off_train(self) -> (DeviceSplit<B>, EvalSplits<B::InnerBackend>) {
+        let eval = EvalSplits {
+            test: self.test,
+            validation: self.validation,
+            train_subset: self.train_subset,
+        };
+        (self.train, eval)
+    }
+}
+
 /// Evaluation splits on the device (inner backend: no autodiff).
-struct EvalSplits<B: Backend> {
-    test: DeviceSplit<B>,
-    validation: Option<DeviceSplit<B>>,
-    train_subset: DeviceSplit<B>,
+pub(super) struct EvalSplits<B: Backend> {
+    pub test: DeviceSplit<B>,
+    pub validation: Option<DeviceSplit<B>>,
+    pub train_subset: DeviceSplit<B>,
+}
+
+/// The loss settings of a run with `settings` on a task of `num_classes` classes.
+pub(super) fn loss_settings(settings: &TrainSettings, num_classes: usize) -> LossSettings {
+    LossSettings {
+        label_smoothing: settings.label_smoothing,
+        divergence_bound: settings.divergence_factor * (num_classes as f64).ln(),
+    }
 }
 
 /// ‖w‖ of every batch-normalised weight tensor of `model`.
@@ -144,19 +186,8 @@ where
         settings: &'a TrainSettings,
     ) -> Self {
         let start = Instant::now();
-        let d = data.input_len();
-        let train = DeviceSplit::<B>::upload(&data.x_train, &data.y_train, d, device);
-        let (x_sub, y_sub) = data.train_eval_subset();
-        let splits = EvalSplits {
-            test: DeviceSplit::upload(&data.x_test, &data.y_test, d, device),
-            validation: (data.n_val() > 0)
-                .then(|| DeviceSplit::upload(&data.x_val, &data.y_val, d, device)),
-            train_subset: DeviceSplit::upload(&x_sub, &y_sub, d, device),
-        };
-        let loss = LossSettings {
-            label_smoothing: settings.label_smoothing,
-            divergence_bound: settings.divergence_factor * (data.num_classes as f64).ln(),
-        };
+        let (train, splits) = RunSplits::<B>::upload(data, device).split_off_train();
+        let loss = loss_settings(settings, data.num_classes);
         let engine = Engine::new(model, train, settings.optimizer, loss, device)
             .with_readback_every(readback_every(device_name));
         Self {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::engine::{DeviceSplit, LossSettings};
+use super::engine::DeviceSplit;
 use super::optimizer::MemberHyperparams;
 use super::recorder::{EpochEnd, RunRecorder};
 use super::stack_engine::{StackEngine, StackStep, predict_stacked_logits};
@@ -19,7 +19,7 @@ use crate::model::Arch;
 use crate::model::stacked::{OnStackedModel, StackedClassifier, with_stacked_model};
 use crate::schedule::LrPolicy;
 use crate::train::engine::BatchOrder;
-use crate::train::run::readback_every;
+use crate::train::run::{EvalSplits, RunSplits, loss_settings, readback_every};
 
 /// One run of a stack: its policy and settings.
 #[derive(Debug, Clone, Copy)]
@@ -111,13 +111,6 @@ pub fn train_stack_on<B: AutodiffBackend>(
     with_stacked_model(arch, &data.shape, data.num_classes, &seeds, device, work)
 }
 
-/// Evaluation splits on the device (inner backend: no autodiff).
-struct EvalSplits<B: burn::tensor::backend::Backend> {
-    test: DeviceSplit<B>,
-    validation: Option<DeviceSplit<B>>,
-    train_subset: DeviceSplit<B>,
-}
-
 /// The state of a stack between steps.
 struct StackLoop<'a, B: AutodiffBackend, M> {
     engine: StackEngine<B, M>,
@@ -143,19 +136,8 @@ where
     ) -> Self {
         let start = Instant::now();
         let settings = members[0].settings;
-        let d = data.input_len();
-        let train = DeviceSplit::<B>::upload(&data.x_train, &data.y_train, d, device);
-        let (x_sub, y_sub) = data.train_eval_subset();
-        let splits = EvalSplits {
-            test: DeviceSplit::upload(&data.x_test, &data.y_test, d, device),
-            validation: (data.n_val() > 0)
-                .then(|| DeviceSplit::upload(&data.x_val, &data.y_val, d, device)),
-            train_subset: DeviceSplit::upload(&x_sub, &y_sub, d, device),
-        };
-        let loss = LossSettings {
-            label_smoothing: settings.label_smoothing,
-            divergence_bound: settings.divergence_factor * (data.num_classes as f64).ln(),
-        };
+        let (train, splits) = RunSplits::<B>::upload(data, device).split_off_train();
+        let loss = loss_settings(settings, data.num_classes);
         let engine = StackEngine::new(model, train, settings.optimizer, loss)
             .with_readback_every(readback_every(device_name));
         Self {
