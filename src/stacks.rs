@@ -158,3 +158,55 @@ pub fn form_stacks<'a>(
     }
     Ok(stacks)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    fn default_runs() -> Vec<RunSpec> {
+        crate::recipe::load_default().unwrap().runs
+    }
+
+    fn check_partition(runs: &[&RunSpec], stacks: &[Vec<&RunSpec>]) {
+        let ids: Vec<&str> = stacks.iter().flatten().map(|r| r.run_id.as_str()).collect();
+        let unique: HashSet<&str> = ids.iter().copied().collect();
+        assert_eq!((ids.len(), unique.len()), (runs.len(), runs.len()));
+        for stack in stacks {
+            // Members differ in seed, policy, momentum and weight decay only.
+            assert!(stack.iter().all(|r| stack_key(r) == stack_key(stack[0])));
+            assert!(stack.iter().all(|r| r.arch == stack[0].arch
+                && r.task.spec_string() == stack[0].task.spec_string()
+                && r.settings.batch_size == stack[0].settings.batch_size
+                && r.settings.data_seed == stack[0].settings.data_seed));
+        }
+    }
+
+    #[test]
+    fn stacks_hold_only_runs_that_differ_in_per_member_settings() {
+        let runs = default_runs();
+        let refs: Vec<&RunSpec> = runs.iter().collect();
+        let cpu = form_stacks(&refs, &StackOptions::default(), ComputeDevice::Cpu).unwrap();
+        check_partition(&refs, &cpu);
+        // On the CPU the MLPs stack by 8 (2 tasks × 2 data seeds × 64 runs); CNNs train alone.
+        let sizes = |stacks: &[Vec<&RunSpec>], family: &str| -> Vec<usize> {
+            stacks
+                .iter()
+                .filter(|s| s[0].arch.family() == family)
+                .map(Vec::len)
+                .collect()
+        };
+        assert_eq!(sizes(&cpu, "mlp"), vec![8; 32]);
+        assert!(sizes(&cpu, "cnn1d").iter().all(|&n| n == 1));
+        let cuda = form_stacks(&refs, &StackOptions::default(), ComputeDevice::Cuda(0)).unwrap();
+        check_partition(&refs, &cuda);
+        assert_eq!(sizes(&cuda, "cnn1d"), vec![64, 64]);
+        // An explicit size stacks convolutions too, in equal parts: 64 runs by at most 48 → 32 + 32.
+        let options = StackOptions::new(Some(48), 8192).unwrap();
+        let explicit = form_stacks(&refs, &options, ComputeDevice::Cpu).unwrap();
+        check_partition(&refs, &explicit);
+        assert!(sizes(&explicit, "cnn1d").iter().all(|&n| n == 32));
+        assert!(StackOptions::new(Some(0), 1).is_err());
+    }
+}
