@@ -298,3 +298,86 @@ pub fn predict_stacked_logits<B: Backend, M: StackedClassifier<B>>(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::{Autodiff, Flex};
+
+    use super::*;
+    use crate::model::mlp::Mlp;
+    use crate::model::stacked::StackedMlp;
+    use crate::train::engine::BatchOrder;
+    use crate::train::optimizer::StepHyperparams;
+
+    type B = Autodiff<Flex>;
+
+    /// 30 steps of a 3-member stack whose middle member diverges; per-member losses and the
+    /// diverged members with their steps.
+    fn run(readback_every: usize) -> (Vec<Vec<f64>>, Vec<(usize, u64)>) {
+        let device = Default::default();
+        let (n, d) = (64, 6);
+        let x: Vec<f32> = (0..n * d)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) / 5.0)
+            .collect();
+        let y: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
+        let members: Vec<Mlp<B>> = (0..3)
+            .map(|s| Mlp::new(d, &[8], 0.0, 3, s, &device))
+            .collect();
+        let model = StackedMlp::from_members(&members);
+        let train = DeviceSplit::upload(&x, &y, d, &device);
+        let loss = LossSettings {
+            label_smoothing: 0.0,
+            divergence_bound: 10.0 * 3f64.ln(),
+        };
+        let mut engine = StackEngine::new(model, train, OptimizerSettings::default(), loss)
+            .with_readback_every(readback_every);
+        let mut order = BatchOrder::new(n, 16, 9);
+        let mut diverged = Vec::new();
+        for _ in 0..30 {
+            let mut hyper = MemberHyperparams::default();
+            for &id in engine.active() {
+                let lr = if id == 1 { 1e4 } else { 0.05 };
+                hyper.push(StepHyperparams {
+                    lr,
+                    momentum: 0.9,
+                    weight_decay: 0.0,
+                });
+            }
+            if let StackStep::Diverged {
+                members,
+                step_applied,
+            } = engine.step(&order.next_full_batch(), &hyper)
+            {
+                if !step_applied {
+                    engine.apply_held_step();
+                }
+                let ids: Vec<usize> = members.iter().map(|&(id, _)| id).collect();
+                engine.drop_members(&ids);
+                diverged.extend(members);
+            }
+        }
+        if let StackStep::Diverged { members, .. } = engine.flush() {
+            diverged.extend(members);
+        }
+        (
+            (0..3).map(|m| engine.losses(m).to_vec()).collect(),
+            diverged,
+        )
+    }
+
+    #[test]
+    fn deferred_read_back_finds_the_same_losses_and_divergence_per_member() {
+        let (eager, diverged) = run(1);
+        assert_eq!(diverged.len(), 1);
+        assert_eq!(diverged[0].0, 1, "the member with LR 1e4");
+        assert_eq!(eager[0].len(), 30);
+        assert_eq!(
+            eager[1].len() as u64,
+            diverged[0].1 + 1,
+            "its losses end at the diverging one"
+        );
+        let (deferred, late) = run(7);
+        assert_eq!(late, diverged, "found at the same step, only later");
+        assert_eq!(deferred, eager);
+    }
+}
