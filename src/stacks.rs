@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::model::Arch;
 use crate::model::stacked::{is_stackable, memory::member_bytes};
 use crate::recipe::RunSpec;
-use crate::train::TrainSettings;
+use crate::train::stack_run::shared_settings;
 
 /// Members of an MLP stack on the CPU when no size is given: measured on 2 cores (MNIST-1D MLP
 /// 40-100-100-10, batch 128), 8 members reach ≈ 4400 model-steps/s against ≈ 3700 alone, and larger
@@ -81,12 +81,7 @@ impl StackOptions {
 
 /// What must be equal for two runs to share a stack.
 fn stack_key(run: &RunSpec) -> String {
-    let shared = TrainSettings {
-        seed: 0,
-        momentum: 0.0,
-        weight_decay: 0.0,
-        ..run.settings.clone()
-    };
+    let shared = shared_settings(&run.settings);
     format!(
         "{}|{:?}|{}|{:?}",
         run.task.spec_string(),

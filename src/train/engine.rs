@@ -47,6 +47,36 @@ impl<B: Backend> DeviceSplit<B> {
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
+
+    /// The rows `batch` of the inputs, and the index tensor that selected them.
+    pub fn batch_rows(&self, batch: &[usize]) -> (Tensor<B, 2>, Tensor<B, 1, Int>) {
+        let index: Vec<i64> = batch.iter().map(|&i| i as i64).collect();
+        let index =
+            Tensor::<B, 1, Int>::from_data(TensorData::new(index, [batch.len()]), &self.x.device());
+        (self.x.clone().select(0, index.clone()), index)
+    }
+
+    /// The inputs in consecutive chunks of at most `rows` rows (the whole split when it fits).
+    pub fn row_chunks(&self, rows: usize) -> impl Iterator<Item = Tensor<B, 2>> + '_ {
+        let n = self.len();
+        (0..n).step_by(rows.max(1)).map(move |start| {
+            let end = (start + rows).min(n);
+            if start == 0 && end == n {
+                self.x.clone()
+            } else {
+                self.x.clone().narrow(0, start, end - start)
+            }
+        })
+    }
+}
+
+/// Mean of `recent` batch losses (NaN when empty), summed from 0.0 in step order as lrcast 0.1 did
+/// (results stay bit-identical).
+pub fn mean_loss(recent: &[f64]) -> f64 {
+    if recent.is_empty() {
+        return f64::NAN;
+    }
+    recent.iter().fold(0.0, |sum, l| sum + l) / recent.len() as f64
 }
 
 /// Seeded order of the training examples: a fresh shuffle per pass.
@@ -101,6 +131,13 @@ pub struct LossSettings {
     pub label_smoothing: f64,
     /// A batch loss above this bound (or NaN/inf) counts as divergence.
     pub divergence_bound: f64,
+}
+
+impl LossSettings {
+    /// Whether a batch loss counts as divergence.
+    pub fn diverges(&self, loss: f64) -> bool {
+        !loss.is_finite() || loss > self.divergence_bound
+    }
 }
 
 /// What one step (or a read-back of deferred losses) found.
@@ -202,14 +239,12 @@ where
     /// One optimizer step on the training examples `batch`. When every loss is read back (the CPU
     /// default) it is checked before the update, so a diverging batch leaves the model as it was.
     pub fn step(&mut self, batch: &[usize], hyper: &StepHyperparams) -> StepOutcome {
-        let device = self.train.x.device();
-        let index: Vec<i64> = batch.iter().map(|&i| i as i64).collect();
-        let index = Tensor::<B, 1, Int>::from_data(TensorData::new(index, [batch.len()]), &device);
+        let (x, index) = self.train.batch_rows(batch);
         let model = self
             .model
             .take()
             .expect("the model is only taken during a step");
-        let logits = model.logits(self.train.x.clone().select(0, index.clone()));
+        let logits = model.logits(x);
         let loss = self
             .loss
             .forward(logits, self.train.y.clone().select(0, index));
@@ -256,7 +291,7 @@ where
 
     fn record_loss(&mut self, value: f64, step: u64) -> StepOutcome {
         self.losses.push(value);
-        if !value.is_finite() || value > self.loss_settings.divergence_bound {
+        if self.loss_settings.diverges(value) {
             StepOutcome::Diverged { at_step: step }
         } else {
             StepOutcome::Stepped
@@ -267,29 +302,16 @@ where
     pub fn take_mean_loss(&mut self) -> f64 {
         let recent = &self.losses[self.unaveraged_from..];
         self.unaveraged_from = self.losses.len();
-        if recent.is_empty() {
-            return f64::NAN;
-        }
-        // Summed from 0.0 in step order, as lrcast 0.1 did (results stay bit-identical).
-        recent.iter().fold(0.0, |sum, l| sum + l) / recent.len() as f64
+        mean_loss(recent)
     }
 }
 
 /// Logits of `model` on every row of `split`, row-major `[n, classes]` on the host.
 pub fn predict_logits<B: Backend, M: Classifier<B>>(model: &M, split: &DeviceSplit<B>) -> Vec<f32> {
-    let n = split.len();
     let mut out = Vec::new();
-    let mut start = 0;
-    while start < n {
-        let end = (start + EVAL_CHUNK).min(n);
-        let x = if start == 0 && end == n {
-            split.x.clone()
-        } else {
-            split.x.clone().narrow(0, start, end - start)
-        };
+    for x in split.row_chunks(EVAL_CHUNK) {
         let logits = model.logits(x).into_data().convert::<f32>();
         out.extend(logits.to_vec::<f32>().expect("f32 logits"));
-        start = end;
     }
     out
 }

@@ -91,45 +91,28 @@ pub fn train_on<B: AutodiffBackend>(
     )
 }
 
-/// What a run trains on and is evaluated on, on the device: the training split (autodiff backend)
-/// and the evaluation splits (inner backend).
-pub(super) struct RunSplits<B: AutodiffBackend> {
-    pub train: DeviceSplit<B>,
-    pub test: DeviceSplit<B::InnerBackend>,
-    pub validation: Option<DeviceSplit<B::InnerBackend>>,
-    pub train_subset: DeviceSplit<B::InnerBackend>,
-}
-
-impl<B: AutodiffBackend> RunSplits<B> {
-    /// Upload `data`'s splits to `device`.
-    pub fn upload(data: &Dataset, device: &B::Device) -> Self {
-        let d = data.input_len();
-        let (x_sub, y_sub) = data.train_eval_subset();
-        Self {
-            train: DeviceSplit::upload(&data.x_train, &data.y_train, d, device),
-            test: DeviceSplit::upload(&data.x_test, &data.y_test, d, device),
-            validation: (data.n_val() > 0)
-                .then(|| DeviceSplit::upload(&data.x_val, &data.y_val, d, device)),
-            train_subset: DeviceSplit::upload(&x_sub, &y_sub, d, device),
-        }
-    }
-
-    /// The evaluation splits, and the training split apart.
-    pub fn split_off_train(self) -> (DeviceSplit<B>, EvalSplits<B::InnerBackend>) {
-        let eval = EvalSplits {
-            test: self.test,
-            validation: self.validation,
-            train_subset: self.train_subset,
-        };
-        (self.train, eval)
-    }
-}
-
 /// Evaluation splits on the device (inner backend: no autodiff).
 pub(super) struct EvalSplits<B: Backend> {
     pub test: DeviceSplit<B>,
     pub validation: Option<DeviceSplit<B>>,
     pub train_subset: DeviceSplit<B>,
+}
+
+/// `data`'s training split (autodiff backend) and evaluation splits (inner backend) on `device`.
+pub(super) fn upload_splits<B: AutodiffBackend>(
+    data: &Dataset,
+    device: &B::Device,
+) -> (DeviceSplit<B>, EvalSplits<B::InnerBackend>) {
+    let d = data.input_len();
+    let (x_sub, y_sub) = data.train_eval_subset();
+    let eval = EvalSplits {
+        test: DeviceSplit::upload(&data.x_test, &data.y_test, d, device),
+        validation: (data.n_val() > 0)
+            .then(|| DeviceSplit::upload(&data.x_val, &data.y_val, d, device)),
+        train_subset: DeviceSplit::upload(&x_sub, &y_sub, d, device),
+    };
+    let train = DeviceSplit::upload(&data.x_train, &data.y_train, d, device);
+    (train, eval)
 }
 
 /// The loss settings of a run with `settings` on a task of `num_classes` classes.
@@ -186,7 +169,7 @@ where
         settings: &'a TrainSettings,
     ) -> Self {
         let start = Instant::now();
-        let (train, splits) = RunSplits::<B>::upload(data, device).split_off_train();
+        let (train, splits) = upload_splits::<B>(data, device);
         let loss = loss_settings(settings, data.num_classes);
         let engine = Engine::new(model, train, settings.optimizer, loss, device)
             .with_readback_every(readback_every(device_name));

@@ -6,9 +6,9 @@
 use burn::module::AutodiffModule;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
-use super::engine::{DeviceSplit, LossSettings};
+use super::engine::{DeviceSplit, LossSettings, mean_loss};
 use super::optimizer::{MemberHyperparams, OptimizerSettings, ScheduledOptimizer};
 use crate::model::stacked::StackedClassifier;
 
@@ -117,19 +117,15 @@ where
     pub fn take_mean_loss(&mut self, member: usize) -> f64 {
         let recent = &self.losses[member][self.unaveraged_from[member]..];
         self.unaveraged_from[member] = self.losses[member].len();
-        if recent.is_empty() {
-            return f64::NAN;
-        }
-        recent.iter().fold(0.0, |sum, l| sum + l) / recent.len() as f64
+        mean_loss(recent)
     }
 
     /// Per-member mean cross-entropy `[members]` of the batch `batch` (label smoothing as burn's
     /// `CrossEntropyLoss`: targets `(1−ε)·onehot + ε/C`).
     fn batch_losses(&self, model: &M, batch: &[usize]) -> Tensor<B, 1> {
         let device = self.train.x.device();
-        let index: Vec<i64> = batch.iter().map(|&i| i as i64).collect();
-        let index = Tensor::<B, 1, Int>::from_data(TensorData::new(index, [batch.len()]), &device);
-        let logits = model.stacked_logits(self.train.x.clone().select(0, index));
+        let (x, _) = self.train.batch_rows(batch);
+        let logits = model.stacked_logits(x);
         let [members, rows, classes] = logits.dims();
         let eps = self.loss_settings.label_smoothing;
         let mut target = vec![(eps / classes as f64) as f32; rows * classes];
@@ -170,7 +166,7 @@ where
             let mut diverged = Vec::new();
             for (&v, &member) in values.iter().zip(&self.active) {
                 self.losses[member].push(v as f64);
-                if self.diverges(v as f64) {
+                if self.loss_settings.diverges(v as f64) {
                     diverged.push((member, self.steps_done));
                 }
             }
@@ -211,10 +207,6 @@ where
         self.steps_done += 1;
     }
 
-    fn diverges(&self, loss: f64) -> bool {
-        !loss.is_finite() || loss > self.loss_settings.divergence_bound
-    }
-
     /// Read back and check the losses not read yet (deferred mode; call at the end of an epoch).
     /// Members found diverged stay in the stack until [`StackEngine::drop_members`].
     pub fn flush(&mut self) -> StackStep {
@@ -233,7 +225,7 @@ where
             for step in 0..steps {
                 let v = values[step * width + row] as f64;
                 self.losses[member].push(v);
-                if self.diverges(v) {
+                if self.loss_settings.diverges(v) {
                     diverged.push((member, self.pending_from + step as u64));
                     break;
                 }
@@ -273,17 +265,10 @@ pub fn predict_stacked_logits<B: Backend, M: StackedClassifier<B>>(
     model: &M,
     split: &DeviceSplit<B>,
 ) -> Vec<Vec<f32>> {
-    let (n, members) = (split.len(), model.members());
+    let members = model.members();
     let chunk = (EVAL_ROWS_TIMES_MEMBERS / members).max(64);
     let mut out = vec![Vec::new(); members];
-    let mut start = 0;
-    while start < n {
-        let end = (start + chunk).min(n);
-        let x = if start == 0 && end == n {
-            split.x.clone()
-        } else {
-            split.x.clone().narrow(0, start, end - start)
-        };
+    for x in split.row_chunks(chunk) {
         let logits: Vec<f32> = model
             .stacked_logits(x)
             .into_data()
@@ -294,7 +279,6 @@ pub fn predict_stacked_logits<B: Backend, M: StackedClassifier<B>>(
         for (k, rows) in logits.chunks(per_member).enumerate() {
             out[k].extend_from_slice(rows);
         }
-        start = end;
     }
     out
 }

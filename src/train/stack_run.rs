@@ -19,7 +19,7 @@ use crate::model::Arch;
 use crate::model::stacked::{OnStackedModel, StackedClassifier, with_stacked_model};
 use crate::schedule::LrPolicy;
 use crate::train::engine::BatchOrder;
-use crate::train::run::{EvalSplits, RunSplits, loss_settings, readback_every};
+use crate::train::run::{EvalSplits, loss_settings, readback_every, upload_splits};
 
 /// One run of a stack: its policy and settings.
 #[derive(Debug, Clone, Copy)]
@@ -30,16 +30,20 @@ pub struct StackMember<'a> {
     pub settings: &'a TrainSettings,
 }
 
-/// Whether two runs' settings allow training them in one stack (all but the per-member seed,
-/// momentum and weight decay equal).
-pub fn stackable_settings(a: &TrainSettings, b: &TrainSettings) -> bool {
-    let shared = |s: &TrainSettings| TrainSettings {
+/// The settings every member of a stack shares: all but the per-member seed, momentum and weight
+/// decay (those set to 0).
+pub fn shared_settings(settings: &TrainSettings) -> TrainSettings {
+    TrainSettings {
         seed: 0,
         momentum: 0.0,
         weight_decay: 0.0,
-        ..s.clone()
-    };
-    shared(a) == shared(b)
+        ..settings.clone()
+    }
+}
+
+/// Whether two runs' settings allow training them in one stack.
+pub fn stackable_settings(a: &TrainSettings, b: &TrainSettings) -> bool {
+    shared_settings(a) == shared_settings(b)
 }
 
 /// Train `members` as one stack of `arch` on `data` on the chosen device; one outcome per member,
@@ -136,7 +140,7 @@ where
     ) -> Self {
         let start = Instant::now();
         let settings = members[0].settings;
-        let (train, splits) = RunSplits::<B>::upload(data, device).split_off_train();
+        let (train, splits) = upload_splits::<B>(data, device);
         let loss = loss_settings(settings, data.num_classes);
         let engine = StackEngine::new(model, train, settings.optimizer, loss)
             .with_readback_every(readback_every(device_name));
