@@ -3,7 +3,7 @@
 //! convolutions run our im2col + gemm kernels ([`autodiff`], [`im2col`]); every other backend or
 //! dtype uses burn's functional convolutions.
 
-pub(super) mod autodiff;
+mod autodiff;
 mod im2col;
 #[cfg(test)]
 mod tests;
@@ -15,6 +15,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, backend::Backend};
 
 use super::batch_norm::add_per_channel;
+use super::flex;
 
 /// `x: [batch, c_in, len]`, `weight: [c_out, c_in / groups, kernel]`, `bias: [c_out]` →
 /// `[batch, c_out, len']`, as PyTorch's `F.conv1d`.
@@ -24,7 +25,7 @@ pub fn conv1d<B: Backend>(
     bias: Option<Tensor<B, 1>>,
     options: ConvOptions<1>,
 ) -> Tensor<B, 3> {
-    if !autodiff::fast_backend::<B>() {
+    if !flex::fast_backend::<B>() {
         return burn_conv1d(x, weight, bias, options);
     }
     // The fast path is the 2-D kernel with height 1.
@@ -122,7 +123,7 @@ pub fn conv2d_module_plus_bias<B: Backend>(
     bias: Tensor<B, 1>,
 ) -> Tensor<B, 4> {
     match options_2d(conv) {
-        Some(options) if conv.bias.is_none() && autodiff::fast_backend::<B>() => {
+        Some(options) if conv.bias.is_none() && flex::fast_backend::<B>() => {
             conv2d(x, conv.weight.val(), Some(bias), options)
         }
         _ => add_per_channel(conv2d_module(conv, x), bias),

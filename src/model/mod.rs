@@ -5,6 +5,8 @@ pub mod cnn1d;
 pub mod cnn2d;
 pub mod conv;
 pub mod dropout;
+mod flex;
+mod gemm;
 pub mod init;
 pub mod mlp;
 pub mod pool;

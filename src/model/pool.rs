@@ -16,7 +16,7 @@ use burn::nn::pool::MaxPool2d;
 use burn::tensor::{DType, Tensor, TensorPrimitive, backend::Backend};
 use rayon::prelude::*;
 
-use super::conv::autodiff::{Ad, cast, contiguous, f32s, fast_backend, flex_tensor, moved};
+use super::flex::{Ad, cast, contiguous, f32s, fast_backend, flex_tensor, moved};
 
 /// `pool.forward(x)`, on the fast path when `pool` is a plain 2×2 / stride-2 pool without
 /// padding and the backend is `Flex` or `Autodiff<Flex>` with f32 data.

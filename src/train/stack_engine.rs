@@ -132,8 +132,11 @@ where
         for (row, &i) in batch.iter().enumerate() {
             target[row * classes + self.train.labels[i] as usize] += (1.0 - eps) as f32;
         }
-        let target =
-            Tensor::<B, 3>::from_data(TensorData::new(target, [1, rows, classes]), &device);
+        // One copy per member: burn-flex's broadcasting multiply walks strides element by element.
+        let target = Tensor::<B, 3>::from_data(
+            TensorData::new(target.repeat(members), [members, rows, classes]),
+            &device,
+        );
         let per_row = (log_softmax(logits, 2) * target).sum_dim(2).neg();
         per_row.mean_dim(1).reshape([members])
     }

@@ -1,43 +1,18 @@
 //! The CPU fast path of [`super::conv2d`]: on `Flex` one forward kernel call, on `Autodiff<Flex>`
 //! one autodiff node whose backward runs the im2col kernels (no conv-transpose).
-//!
-//! The models are generic over `B: Backend`, so the backend is recognised at run time by `TypeId`
-//! and the tensors are moved to the concrete type through `Box<dyn Any>`.
 
-use std::any::{Any, TypeId};
-
+use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::flex::{FlexTensor, Layout};
-use burn::backend::{Autodiff, Flex};
+use burn::backend::flex::FlexTensor;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Bytes, DType, Shape, Tensor, TensorPrimitive, backend::Backend};
+use burn::tensor::{DType, Shape, Tensor, TensorPrimitive, backend::Backend};
+
+use crate::model::flex::{Ad, cast, contiguous, f32s, fast_backend, flex_tensor, moved};
 
 use super::im2col::{ConvGeom, Wanted, conv2d_backward, conv2d_forward};
-
-pub(crate) type Ad = Autodiff<Flex>;
-
-/// Move `value` to type `U` when it is one (`T` and `U` the same type), else hand it back.
-pub(crate) fn cast<T: 'static, U: 'static>(value: T) -> Result<U, T> {
-    if TypeId::of::<T>() != TypeId::of::<U>() {
-        return Err(value);
-    }
-    let boxed: Box<dyn Any> = Box::new(value);
-    Ok(*boxed.downcast::<U>().expect("same TypeId"))
-}
-
-/// [`cast`] where the caller has already checked that `T` is `U`.
-pub(crate) fn moved<T: 'static, U: 'static>(value: T) -> U {
-    cast(value).unwrap_or_else(|_| unreachable!("backend type checked by TypeId"))
-}
-
-/// Whether `B` is a backend with the fast path (`Flex` or `Autodiff<Flex>`).
-pub fn fast_backend<B: Backend>() -> bool {
-    let backend = TypeId::of::<B>();
-    backend == TypeId::of::<Flex>() || backend == TypeId::of::<Ad>()
-}
 
 /// The geometry when this convolution can take the fast path: backend `Flex` or
 /// `Autodiff<Flex>`, every tensor f32, shapes consistent, no output padding.
@@ -63,27 +38,6 @@ fn fast_geometry<B: Backend>(
         options.padding,
         options.dilation,
         options.groups,
-    )
-}
-
-/// Contiguous f32 copy-free view (or contiguous copy) of a Flex tensor.
-pub(crate) fn contiguous(t: FlexTensor) -> FlexTensor {
-    if t.as_slice::<f32>().is_some() {
-        t
-    } else {
-        t.to_contiguous()
-    }
-}
-
-pub(crate) fn f32s(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("contiguous f32 tensor")
-}
-
-pub(crate) fn flex_tensor(data: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
-    FlexTensor::new(
-        Bytes::from_elems(data),
-        Layout::contiguous(shape.into()),
-        DType::F32,
     )
 }
 

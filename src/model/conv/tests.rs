@@ -248,9 +248,9 @@ fn conv2d_without_tracked_inputs_has_no_gradient_node() {
 
 #[test]
 fn cpu_backends_take_the_fast_path() {
-    assert!(super::autodiff::fast_backend::<Flex>());
-    assert!(super::autodiff::fast_backend::<Ad>());
-    assert!(!super::autodiff::fast_backend::<Autodiff<Ad>>());
+    assert!(crate::model::flex::fast_backend::<Flex>());
+    assert!(crate::model::flex::fast_backend::<Ad>());
+    assert!(!crate::model::flex::fast_backend::<Autodiff<Ad>>());
 }
 
 #[test]

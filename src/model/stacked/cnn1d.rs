@@ -66,8 +66,10 @@ impl<B: Backend> StackedClassifier<B> for StackedCnn1d<B> {
             ));
         }
         let [batch, channels, len] = h.dims();
-        self.readout
-            .forward(split_members(h.reshape([batch, channels * len]), members))
+        self.readout.forward(
+            split_members(h.reshape([batch, channels * len]), members),
+            false,
+        )
     }
 
     fn members(&self) -> usize {

@@ -74,9 +74,9 @@ impl<B: Backend> StackedClassifier<B> for StackedCnn2d<B> {
         let [batch, channels, h, w] = x.dims();
         let mut x = split_members(x.reshape([batch, channels * h * w]), members);
         if let Some(hidden) = &self.hidden {
-            x = relu(hidden.forward(x));
+            x = hidden.forward(x, true);
         }
-        self.readout.forward(x)
+        self.readout.forward(x, false)
     }
 
     fn members(&self) -> usize {

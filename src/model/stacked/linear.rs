@@ -1,9 +1,11 @@
-//! A stack of K linear layers: weight `[K, d_in, d_out]`, bias `[K, d_out]`, applied by batched matmul.
+//! A stack of K linear layers: weight `[K, d_in, d_out]`, bias `[K, d_out]`, applied by batched matmul
+//! (one fused kernel on the CPU, [`super::dense`]).
 
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::{Tensor, backend::Backend};
 
+use super::dense::{DenseInput, stacked_dense};
 use super::stack_param;
 
 /// K linear layers (`y = x·W + b` per member, burn's row layout).
@@ -31,17 +33,19 @@ impl<B: Backend> StackedLinear<B> {
         self.weight.dims()[0]
     }
 
-    /// `[members, batch, d_in]` → `[members, batch, d_out]`, member k through its own layer.
-    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let rows = x.dims()[1];
-        // Materialised: burn-flex 0.21's broadcasting add over a middle dimension is ~30× slower.
-        x.matmul(self.weight.val()) + self.bias.val().unsqueeze_dim::<3>(1).repeat_dim(1, rows)
+    /// `[members, batch, d_in]` → `[members, batch, d_out]`, member k through its own layer, then
+    /// ReLU when `relu_after`.
+    pub fn forward(&self, x: Tensor<B, 3>, relu_after: bool) -> Tensor<B, 3> {
+        self.apply(DenseInput::PerMember(x), relu_after)
     }
 
-    /// `[batch, d_in]`, the same input for every member → `[members, batch, d_out]`.
-    pub fn forward_shared(&self, x: Tensor<B, 2>) -> Tensor<B, 3> {
-        let [members, ..] = self.weight.dims();
-        let [batch, d_in] = x.dims();
-        self.forward(x.unsqueeze::<3>().expand([members, batch, d_in]))
+    /// `[batch, d_in]`, the same input for every member → `[members, batch, d_out]` (then ReLU
+    /// when `relu_after`).
+    pub fn forward_shared(&self, x: Tensor<B, 2>, relu_after: bool) -> Tensor<B, 3> {
+        self.apply(DenseInput::Shared(x), relu_after)
+    }
+
+    fn apply(&self, x: DenseInput<B>, relu_after: bool) -> Tensor<B, 3> {
+        stacked_dense(x, self.weight.val(), self.bias.val(), relu_after)
     }
 }

@@ -1,7 +1,7 @@
 //! A stack of K MLPs of one shape ([`crate::model::mlp::Mlp`]).
 
 use burn::module::Module;
-use burn::tensor::{Tensor, activation::relu, backend::Backend};
+use burn::tensor::{Tensor, backend::Backend};
 
 use super::dropout::StackedDropout;
 use super::linear::StackedLinear;
@@ -30,9 +30,11 @@ impl<B: Backend> StackedMlp<B> {
 
 impl<B: Backend> StackedClassifier<B> for StackedMlp<B> {
     fn stacked_logits(&self, x: Tensor<B, 2>) -> Tensor<B, 3> {
-        let mut h = self.layers[0].forward_shared(x);
-        for layer in &self.layers[1..] {
-            h = layer.forward(self.dropout.forward(relu(h)));
+        // ReLU after every layer but the last, fused into the layer.
+        let last = self.layers.len() - 1;
+        let mut h = self.layers[0].forward_shared(x, last > 0);
+        for (i, layer) in self.layers.iter().enumerate().skip(1) {
+            h = layer.forward(self.dropout.forward(h), i < last);
         }
         h
     }

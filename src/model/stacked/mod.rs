@@ -4,6 +4,7 @@
 
 mod cnn1d;
 mod cnn2d;
+mod dense;
 mod dropout;
 mod linear;
 pub mod memory;

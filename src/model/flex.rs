@@ -1,0 +1,55 @@
+//! The bridge from models generic over `B: Backend` to lrcast's own CPU kernels: recognise the
+//! `Flex` / `Autodiff<Flex>` backend at run time (`TypeId`), move tensors to the concrete type
+//! through `Box<dyn Any>`, and view Flex tensors as f32 slices.
+
+use std::any::{Any, TypeId};
+
+use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::{Bytes, DType, Shape, backend::Backend};
+
+/// The CPU training backend.
+pub(crate) type Ad = Autodiff<Flex>;
+
+/// Move `value` to type `U` when it is one (`T` and `U` the same type), else hand it back.
+pub(crate) fn cast<T: 'static, U: 'static>(value: T) -> Result<U, T> {
+    if TypeId::of::<T>() != TypeId::of::<U>() {
+        return Err(value);
+    }
+    let boxed: Box<dyn Any> = Box::new(value);
+    Ok(*boxed.downcast::<U>().expect("same TypeId"))
+}
+
+/// [`cast`] where the caller has already checked that `T` is `U`.
+pub(crate) fn moved<T: 'static, U: 'static>(value: T) -> U {
+    cast(value).unwrap_or_else(|_| unreachable!("backend type checked by TypeId"))
+}
+
+/// Whether `B` is a backend with the fast path (`Flex` or `Autodiff<Flex>`).
+pub fn fast_backend<B: Backend>() -> bool {
+    let backend = TypeId::of::<B>();
+    backend == TypeId::of::<Flex>() || backend == TypeId::of::<Ad>()
+}
+
+/// Contiguous f32 copy-free view (or contiguous copy) of a Flex tensor.
+pub(crate) fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.as_slice::<f32>().is_some() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+/// The f32 elements of a contiguous tensor.
+pub(crate) fn f32s(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("contiguous f32 tensor")
+}
+
+/// A contiguous f32 Flex tensor of `shape` holding `data`.
+pub(crate) fn flex_tensor(data: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
+    FlexTensor::new(
+        Bytes::from_elems(data),
+        Layout::contiguous(shape.into()),
+        DType::F32,
+    )
+}
