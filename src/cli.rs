@@ -141,7 +141,7 @@ pub struct StackArgs {
     /// Most runs trained together as one stacked model. Runs that differ only in seed, LR policy,
     /// momentum and weight decay (same task, architecture, batch size, epochs, data seed and
     /// optimizer) are stacked: each keeps its own result, identical within float rounding to
-    /// training it alone. Default: where stacking is faster — MLPs on the CPU (8 per stack), every
+    /// training it alone. Default: where stacking is faster — MLPs on the CPU (32 per stack), every
     /// stackable architecture on CUDA (64) — within --stack-memory. 1 trains every run alone.
     /// The ResNet is always trained alone.
     #[arg(long, value_name = "K")]
