@@ -4,6 +4,8 @@
 
 use std::any::{Any, TypeId};
 
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::grads::Gradients;
 use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Bytes, DType, Shape, backend::Backend};
@@ -52,4 +54,18 @@ pub(crate) fn flex_tensor(data: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor
         Layout::contiguous(shape.into()),
         DType::F32,
     )
+}
+
+/// Register each computed gradient (with its shape) for its parent node, in order; parents that track
+/// no gradient (`None`) and gradients not computed are skipped.
+pub(crate) fn register_grads(
+    grads: &mut Gradients,
+    parents: impl IntoIterator<Item = Option<NodeId>>,
+    computed: impl IntoIterator<Item = (Option<Vec<f32>>, Shape)>,
+) {
+    for (parent, (grad, shape)) in parents.into_iter().zip(computed) {
+        if let (Some(node), Some(grad)) = (parent, grad) {
+            grads.register::<Flex>(node, flex_tensor(grad, shape));
+        }
+    }
 }

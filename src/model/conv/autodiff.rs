@@ -10,7 +10,9 @@ use burn::backend::flex::FlexTensor;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Shape, Tensor, TensorPrimitive, backend::Backend};
 
-use crate::model::flex::{Ad, cast, contiguous, f32s, fast_backend, flex_tensor, moved};
+use crate::model::flex::{
+    Ad, cast, contiguous, f32s, fast_backend, flex_tensor, moved, register_grads,
+};
 
 use super::im2col::{ConvGeom, Wanted, conv2d_backward, conv2d_forward};
 
@@ -108,21 +110,15 @@ fn backward<const N: usize>(ops: Ops<State, N>, grads: &mut Gradients) {
         bias: N == 3 && ops.parents[2].is_some(),
     };
     let g = conv2d_backward(&geom, f32s(&x), f32s(&weight), f32s(&gout), wanted);
-    let shapes = [
-        x.layout().shape().clone(),
-        weight.layout().shape().clone(),
-        Shape::new([geom.c_out]),
-    ];
-    for ((parent, grad), shape) in ops
-        .parents
-        .iter()
-        .zip([g.input, g.weight, g.bias])
-        .zip(shapes)
-    {
-        if let (Some(node), Some(grad)) = (parent, grad) {
-            grads.register::<Flex>(node.id, flex_tensor(grad, shape));
-        }
-    }
+    register_grads(
+        grads,
+        ops.parents.iter().map(|p| p.as_ref().map(|node| node.id)),
+        [
+            (g.input, x.layout().shape().clone()),
+            (g.weight, weight.layout().shape().clone()),
+            (g.bias, Shape::new([geom.c_out])),
+        ],
+    );
 }
 
 #[derive(Debug)]

@@ -15,7 +15,9 @@ use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, Tensor, TensorPrimitive, activation::relu, backend::Backend};
 use rayon::prelude::*;
 
-use crate::model::flex::{Ad, cast, contiguous, f32s, fast_backend, flex_tensor, moved};
+use crate::model::flex::{
+    Ad, cast, contiguous, f32s, fast_backend, flex_tensor, moved, register_grads,
+};
 use crate::model::gemm::{Mat, gemm, gemm_parallelism};
 
 /// The layer's input: one `[members, batch, d_in]` tensor, or one `[batch, d_in]` shared by all.
@@ -350,21 +352,15 @@ impl Backward<Flex, 3> for DenseBackward {
             f32s(&grad_out).to_vec(),
             wanted,
         );
-        let shapes = [
-            x.layout().shape().clone(),
-            weight.layout().shape().clone(),
-            [dims.members, dims.d_out].into(),
-        ];
-        for ((parent, grad), shape) in ops
-            .parents
-            .iter()
-            .zip([g.input, g.weight, g.bias])
-            .zip(shapes)
-        {
-            if let (Some(node), Some(grad)) = (parent, grad) {
-                grads.register::<Flex>(node.id, flex_tensor(grad, shape));
-            }
-        }
+        register_grads(
+            grads,
+            ops.parents.iter().map(|p| p.as_ref().map(|node| node.id)),
+            [
+                (g.input, x.layout().shape().clone()),
+                (g.weight, weight.layout().shape().clone()),
+                (g.bias, [dims.members, dims.d_out].into()),
+            ],
+        );
     }
 }
 
