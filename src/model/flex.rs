@@ -8,7 +8,7 @@ use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::{Bytes, DType, Shape, backend::Backend};
+use burn::tensor::{Bytes, DType, Shape, Tensor, backend::Backend};
 
 /// The CPU training backend.
 pub(crate) type Ad = Autodiff<Flex>;
@@ -31,6 +31,11 @@ pub(crate) fn moved<T: 'static, U: 'static>(value: T) -> U {
 pub fn fast_backend<B: Backend>() -> bool {
     let backend = TypeId::of::<B>();
     backend == TypeId::of::<Flex>() || backend == TypeId::of::<Ad>()
+}
+
+/// The float primitive of an f32 tensor (never quantized: callers check the dtype first).
+pub(crate) fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> B::FloatTensorPrimitive {
+    t.into_primitive().tensor()
 }
 
 /// Contiguous f32 copy-free view (or contiguous copy) of a Flex tensor.

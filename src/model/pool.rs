@@ -16,7 +16,7 @@ use burn::nn::pool::MaxPool2d;
 use burn::tensor::{DType, Tensor, TensorPrimitive, backend::Backend};
 use rayon::prelude::*;
 
-use super::flex::{Ad, cast, contiguous, f32s, fast_backend, flex_tensor, moved};
+use super::flex::{Ad, cast, contiguous, f32s, fast_backend, flex_tensor, float, moved};
 
 /// `pool.forward(x)`, on the fast path when `pool` is a plain 2×2 / stride-2 pool without
 /// padding and the backend is `Flex` or `Autodiff<Flex>` with f32 data.
@@ -35,7 +35,7 @@ pub fn max_pool2d_module<B: Backend>(pool: &MaxPool2d, x: Tensor<B, 4>) -> Tenso
     }
     match cast::<_, Tensor<Flex, 4>>(x) {
         Ok(x) => {
-            let x = contiguous(x.into_primitive().tensor());
+            let x = contiguous(float(x));
             let (out, _) = pool_forward(&x, false);
             moved(Tensor::<Flex, 4>::from_primitive(TensorPrimitive::Float(
                 out,
@@ -121,7 +121,7 @@ impl Backward<Flex, 1> for MaxPoolBackward {
 }
 
 fn pool_autodiff(x: Tensor<Ad, 4>) -> Tensor<Ad, 4> {
-    let x = x.into_primitive().tensor();
+    let x = float(x);
     let xc = contiguous(x.primitive.clone());
     let shape = x.primitive.layout().shape().clone();
     let dims = [shape[0], shape[1], shape[2], shape[3]];

@@ -11,7 +11,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Shape, Tensor, TensorPrimitive, backend::Backend};
 
 use crate::model::flex::{
-    Ad, cast, contiguous, f32s, fast_backend, flex_tensor, moved, register_grads,
+    Ad, cast, contiguous, f32s, fast_backend, flex_tensor, float, moved, register_grads,
 };
 
 use super::im2col::{ConvGeom, Wanted, conv2d_backward, conv2d_forward};
@@ -69,11 +69,6 @@ pub fn try_conv2d<B: Backend>(
     Ok(moved(forward_autodiff(geom, x, weight, bias)))
 }
 
-/// The float primitive of an f32 tensor (never quantized: the dtype was checked).
-fn float<B: Backend>(t: Tensor<B, 4>) -> B::FloatTensorPrimitive {
-    t.into_primitive().tensor()
-}
-
 fn run_forward(
     geom: &ConvGeom,
     x: &FlexTensor,
@@ -92,7 +87,7 @@ fn forward_flex(
 ) -> Tensor<Flex, 4> {
     let x = contiguous(float(x));
     let weight = contiguous(float(weight));
-    let bias = bias.map(|b| contiguous(b.into_primitive().tensor()));
+    let bias = bias.map(|b| contiguous(float(b)));
     let out = run_forward(&geom, &x, &weight, bias.as_ref());
     Tensor::from_primitive(TensorPrimitive::Float(out))
 }
@@ -155,7 +150,7 @@ fn forward_autodiff(
     let wc = contiguous(weight.primitive.clone());
     let out = match bias {
         Some(bias) => {
-            let bias = bias.into_primitive().tensor();
+            let bias = float(bias);
             let bc = contiguous(bias.primitive.clone());
             let out = run_forward(&geom, &xc, &wc, Some(&bc));
             match ConvWithBias

@@ -16,7 +16,7 @@ use burn::tensor::{DType, Tensor, TensorPrimitive, activation::relu, backend::Ba
 use rayon::prelude::*;
 
 use crate::model::flex::{
-    Ad, cast, contiguous, f32s, fast_backend, flex_tensor, moved, register_grads,
+    Ad, cast, contiguous, f32s, fast_backend, flex_tensor, float, moved, register_grads,
 };
 use crate::model::gemm::{Mat, gemm, gemm_parallelism};
 
@@ -28,6 +28,30 @@ pub enum DenseInput<B: Backend> {
     Shared(Tensor<B, 2>),
 }
 
+impl<B: Backend> DenseInput<B> {
+    fn dtype(&self) -> DType {
+        match self {
+            Self::PerMember(x) => x.dtype(),
+            Self::Shared(x) => x.dtype(),
+        }
+    }
+
+    /// The same input as a tensor of backend `C` (the caller checked that `C` is `B`).
+    fn moved<C: Backend>(self) -> DenseInput<C> {
+        match self {
+            Self::PerMember(x) => DenseInput::PerMember(moved(x)),
+            Self::Shared(x) => DenseInput::Shared(moved(x)),
+        }
+    }
+
+    fn into_primitive(self) -> B::FloatTensorPrimitive {
+        match self {
+            Self::PerMember(x) => float(x),
+            Self::Shared(x) => float(x),
+        }
+    }
+}
+
 /// `x·W + b` per member, then ReLU when `relu` — `weight: [K, d_in, d_out]`, `bias: [K, d_out]` →
 /// `[K, batch, d_out]`.
 pub fn stacked_dense<B: Backend>(
@@ -36,29 +60,18 @@ pub fn stacked_dense<B: Backend>(
     bias: Tensor<B, 2>,
     relu_after: bool,
 ) -> Tensor<B, 3> {
-    let all_f32 = weight.dtype() == DType::F32 && bias.dtype() == DType::F32;
-    let x_f32 = match &x {
-        DenseInput::PerMember(x) => x.dtype() == DType::F32,
-        DenseInput::Shared(x) => x.dtype() == DType::F32,
-    };
-    if !(fast_backend::<B>() && all_f32 && x_f32) {
+    let all_f32 = [x.dtype(), weight.dtype(), bias.dtype()] == [DType::F32; 3];
+    if !(fast_backend::<B>() && all_f32) {
         return composed(x, weight, bias, relu_after);
     }
     match cast::<_, Tensor<Flex, 3>>(weight) {
-        Ok(weight) => {
-            let x = match x {
-                DenseInput::PerMember(x) => DenseInput::PerMember(moved(x)),
-                DenseInput::Shared(x) => DenseInput::Shared(moved(x)),
-            };
-            moved(dense_flex(x, weight, moved(bias), relu_after))
-        }
-        Err(weight) => {
-            let x = match x {
-                DenseInput::PerMember(x) => DenseInput::PerMember(moved(x)),
-                DenseInput::Shared(x) => DenseInput::Shared(moved(x)),
-            };
-            moved(dense_autodiff(x, moved(weight), moved(bias), relu_after))
-        }
+        Ok(weight) => moved(dense_flex(x.moved(), weight, moved(bias), relu_after)),
+        Err(weight) => moved(dense_autodiff(
+            x.moved(),
+            moved(weight),
+            moved(bias),
+            relu_after,
+        )),
     }
 }
 
@@ -69,7 +82,7 @@ fn composed<B: Backend>(
     bias: Tensor<B, 2>,
     relu_after: bool,
 ) -> Tensor<B, 3> {
-    let [members, _, d_out] = weight.dims();
+    let members = weight.dims()[0];
     let x = match x {
         DenseInput::PerMember(x) => x,
         DenseInput::Shared(x) => {
@@ -80,7 +93,6 @@ fn composed<B: Backend>(
     let rows = x.dims()[1];
     // Materialised: burn-flex 0.21's broadcasting add over a middle dimension is ~30× slower.
     let y = x.matmul(weight) + bias.unsqueeze_dim::<3>(1).repeat_dim(1, rows);
-    debug_assert_eq!(y.dims()[2], d_out);
     if relu_after { relu(y) } else { y }
 }
 
@@ -303,24 +315,13 @@ fn per_member(
     }
 }
 
-fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> B::FloatTensorPrimitive {
-    t.into_primitive().tensor()
-}
-
-fn input_primitive<B: Backend>(x: DenseInput<B>) -> B::FloatTensorPrimitive {
-    match x {
-        DenseInput::PerMember(x) => float(x),
-        DenseInput::Shared(x) => float(x),
-    }
-}
-
 fn dense_flex(
     x: DenseInput<Flex>,
     weight: Tensor<Flex, 3>,
     bias: Tensor<Flex, 2>,
     relu_after: bool,
 ) -> Tensor<Flex, 3> {
-    let x = contiguous(input_primitive(x));
+    let x = contiguous(x.into_primitive());
     let weight = contiguous(float(weight));
     let bias = contiguous(float(bias));
     let dims = Dims::new(&x, &weight);
@@ -341,7 +342,13 @@ impl Backward<Flex, 3> for DenseBackward {
     type State = State;
 
     fn backward(self, ops: Ops<State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad_out = contiguous(grads.consume::<Flex>(&ops.node));
+        // Owned without a copy when the gradient is not shared (the usual case): the ReLU mask
+        // is applied to it in place.
+        let grad_out: Vec<f32> = grads
+            .consume::<Flex>(&ops.node)
+            .into_data()
+            .into_vec()
+            .expect("f32 gradient");
         let (x, weight, out, dims) = ops.state;
         let wanted = [0, 1, 2].map(|i| ops.parents[i].is_some());
         let g = backward_kernel(
@@ -349,7 +356,7 @@ impl Backward<Flex, 3> for DenseBackward {
             f32s(&x),
             f32s(&weight),
             out.as_ref().map(f32s),
-            f32s(&grad_out).to_vec(),
+            grad_out,
             wanted,
         );
         register_grads(
@@ -370,7 +377,7 @@ fn dense_autodiff(
     bias: Tensor<Ad, 2>,
     relu_after: bool,
 ) -> Tensor<Ad, 3> {
-    let x = input_primitive(x);
+    let x = x.into_primitive();
     let weight = float(weight);
     let bias = float(bias);
     let xc = contiguous(x.primitive.clone());
