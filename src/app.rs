@@ -6,16 +6,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use polars::prelude::*;
 
 use crate::cli::{
     BenchArgs, Cli, Command, GenerateArgs, LrFindArgs, PipelineArgs, ScheduleArgs, ScheduleFormat,
     StackArgs, StageArgs,
 };
+use crate::corpus::CorpusTable;
 use crate::corpus::{CorpusStore, ensure_writable_dir};
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
-use crate::features::CorpusTable;
 use crate::recipe::{self, Plan};
 use crate::runner::{self, Event, GenerateSummary};
 use crate::stacks::StackOptions;
@@ -174,25 +173,10 @@ fn plan_table(plan: &Plan, root: &Path) -> Result<CorpusTable> {
             recipe: recipe_arg,
         });
     }
-    let df = store.scan()?;
     let wanted: std::collections::HashSet<&str> =
         plan.runs.iter().map(|r| r.run_id.as_str()).collect();
-    let ids = df
-        .column("run_id")
-        .and_then(|c| c.str().cloned())
-        .map_err(|e| Error::Corpus {
-            path: store.runs_dir(),
-            message: e.to_string(),
-        })?;
-    let mask: BooleanChunked = ids
-        .iter()
-        .map(|id| Some(id.is_some_and(|id| wanted.contains(id))))
-        .collect();
-    let df = df.filter(&mask).map_err(|e| Error::Corpus {
-        path: store.runs_dir(),
-        message: e.to_string(),
-    })?;
-    if df.height() == 0 {
+    let table = store.read_runs(&wanted)?;
+    if table.len == 0 {
         return Err(Error::MissingInput {
             what: format!("runs of the current grid of `{}`", plan.name),
             path: store.runs_dir(),
@@ -200,7 +184,7 @@ fn plan_table(plan: &Plan, root: &Path) -> Result<CorpusTable> {
             recipe: recipe_arg,
         });
     }
-    CorpusTable::from_dataframe(&df)
+    Ok(table)
 }
 
 /// Fit predictors and save them with their scores.

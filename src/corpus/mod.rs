@@ -1,8 +1,11 @@
-//! The run corpus: schema, row assembly, atomic per-run Parquet files and the one scan.
+//! The run corpus: schema, row assembly, atomic per-run Parquet files, the one scan and the plain
+//! table every consumer reads.
 
 pub mod record;
 pub mod schema;
 pub mod store;
+pub mod table;
 
 pub use record::RunRecord;
 pub use store::{CorpusStore, ensure_writable_dir, write_atomically, write_bytes_atomically};
+pub use table::CorpusTable;

@@ -3,7 +3,7 @@
 
 use polars::prelude::*;
 
-use super::schema::{COLUMNS, Kind, POLICY_PARAM_PREFIX};
+use super::schema::{COLUMNS, Kind, policy_param_column};
 use crate::recipe::RunSpec;
 use crate::train::TrainOutcome;
 
@@ -256,7 +256,7 @@ impl RunRecord {
             .lr_policy
             .hyperparameters()
             .into_iter()
-            .map(|(k, v)| (format!("{POLICY_PARAM_PREFIX}{}", k.replace('.', "_")), v))
+            .map(|(k, v)| (policy_param_column(&k), v))
             .collect();
         Self {
             cells,

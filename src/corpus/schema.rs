@@ -43,6 +43,18 @@ const fn col(name: &'static str, kind: Kind, doc: &'static str) -> Column {
 /// Prefix of the policy-hyperparameter column family.
 pub const POLICY_PARAM_PREFIX: &str = "p_";
 
+/// The column of policy parameter `name` as [`crate::schedule::LrPolicy::hyperparameters`] names it
+/// (`milestones.0` → `p_milestones_0`). The one place that spells the family.
+pub fn policy_param_column(name: &str) -> String {
+    format!("{POLICY_PARAM_PREFIX}{}", name.replace('.', "_"))
+}
+
+/// The parameter behind a policy-parameter column (`p_gamma` → `gamma`), or `None` for any other
+/// column.
+pub fn policy_param_of(column: &str) -> Option<&str> {
+    column.strip_prefix(POLICY_PARAM_PREFIX)
+}
+
 /// Every fixed column of a run row, in file order.
 pub const COLUMNS: &[Column] = &[
     // Identity and provenance.

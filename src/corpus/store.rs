@@ -188,8 +188,8 @@ pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::corpus::CorpusTable;
     use crate::device::ComputeDevice;
-    use crate::features::CorpusTable;
 
     #[test]
     fn write_then_scan_round_trips_a_real_run() {

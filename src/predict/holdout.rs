@@ -1,22 +1,61 @@
-//! Train/test splits: the extreme-value holdout of one hyperparameter, and a random split of the
-//! same size for contrast.
+//! Holdout protocols: the extreme-value holdout of one hyperparameter, a grouped random split of
+//! the same size for contrast, leave-one-group-out (the lead extrapolation protocol: a whole
+//! task × architecture × policy curve unseen), and grouped K-fold as the interpolation contrast.
+//! Random splits keep a configuration's seeds together, so a twin seed never leaks into training.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-/// A named partition of the corpus rows.
+/// One train/test partition of the corpus rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Split {
-    /// Identifier, e.g. `extreme:base_lr` or `random:base_lr`.
-    pub name: String,
-    /// Plain description of what is held out.
-    pub description: String,
+pub struct Fold {
+    /// What this fold holds out (e.g. the group's name).
+    pub label: String,
     /// Training rows.
     pub train: Vec<usize>,
     /// Test rows.
     pub test: Vec<usize>,
+}
+
+/// A named protocol: one or more folds whose test sets are disjoint; every model is scored on the
+/// pooled predictions of all test sets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Split {
+    /// Identifier, e.g. `extreme:base_lr`, `random:base_lr`, `logo:task+arch+policy`, `kfold:5`.
+    pub name: String,
+    /// Plain description of what is held out.
+    pub description: String,
+    /// The folds.
+    pub folds: Vec<Fold>,
+}
+
+impl Split {
+    /// A protocol of one fold.
+    fn single(name: String, description: String, train: Vec<usize>, test: Vec<usize>) -> Self {
+        Split {
+            folds: vec![Fold {
+                label: name.clone(),
+                train,
+                test,
+            }],
+            name,
+            description,
+        }
+    }
+
+    /// Test rows over all folds.
+    pub fn n_test(&self) -> usize {
+        self.folds.iter().map(|f| f.test.len()).sum()
+    }
+
+    /// Mean training rows per fold (rounded down).
+    pub fn n_train(&self) -> usize {
+        self.folds.iter().map(|f| f.train.len()).sum::<usize>() / self.folds.len().max(1)
+    }
 }
 
 /// Empirical quantile with linear interpolation between order statistics (NumPy's default).
@@ -56,36 +95,122 @@ pub fn extreme_value_split(hyperparameter: &str, values: &[f64], q: f64) -> Resu
     if test.is_empty() {
         return Err(format!("no run has an extreme `{hyperparameter}`"));
     }
-    Ok(Split {
-        name: format!("extreme:{hyperparameter}"),
-        description: format!(
-            "test = runs with {hyperparameter} ≤ {} or ≥ {} (bottom/top {}%); train = the runs in between",
-            fmt_value(low),
-            fmt_value(high),
-            q * 100.0
-        ),
+    let held: BTreeSet<u64> = test.iter().map(|&i| values[i].to_bits()).collect();
+    let held: Vec<String> = held
+        .into_iter()
+        .map(|b| fmt_value(f64::from_bits(b)))
+        .collect();
+    let description = format!(
+        "test = the {} runs ({:.0}% of {}) with {hyperparameter} ≤ {} or ≥ {} (values {}: quantile \
+         {q} at each end); train = the runs in between",
+        test.len(),
+        100.0 * test.len() as f64 / values.len() as f64,
+        values.len(),
+        fmt_value(low),
+        fmt_value(high),
+        held.join(", "),
+    );
+    Ok(Split::single(
+        format!("extreme:{hyperparameter}"),
+        description,
         train,
         test,
+    ))
+}
+
+/// Configuration groups in a seeded random order (each group: the rows of one configuration).
+fn shuffled_groups(configs: &[String], seed: u64) -> Vec<Vec<usize>> {
+    let mut by: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, c) in configs.iter().enumerate() {
+        by.entry(c).or_default().push(i);
+    }
+    let mut groups: Vec<Vec<usize>> = by.into_values().collect();
+    groups.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    groups
+}
+
+/// A random split with about `test_size` test rows, seeded; the rows of one configuration
+/// (`configs[i]`: row `i`'s configuration without its seed) stay on one side.
+pub fn random_split(name: &str, configs: &[String], test_size: usize, seed: u64) -> Split {
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for group in shuffled_groups(configs, seed) {
+        if test.len() < test_size {
+            test.extend(group);
+        } else {
+            train.extend(group);
+        }
+    }
+    test.sort_unstable();
+    train.sort_unstable();
+    let description = format!(
+        "test = {} runs drawn at random by configuration (all seeds of a configuration on one \
+         side; same size as extreme:{name}), for contrast",
+        test.len()
+    );
+    Split::single(format!("random:{name}"), description, train, test)
+}
+
+/// Leave one group out: one fold per distinct `keys[i]`, testing on that group after training on
+/// all others. `None` when there are fewer than 2 groups.
+pub fn leave_one_group_out(name: &str, what: &str, keys: &[String]) -> Option<Split> {
+    let groups: BTreeSet<&String> = keys.iter().collect();
+    if groups.len() < 2 {
+        return None;
+    }
+    let folds = groups
+        .into_iter()
+        .map(|g| {
+            let (test, train): (Vec<usize>, Vec<usize>) =
+                (0..keys.len()).partition(|&i| &keys[i] == g);
+            Fold {
+                label: g.clone(),
+                train,
+                test,
+            }
+        })
+        .collect::<Vec<_>>();
+    Some(Split {
+        name: format!("logo:{name}"),
+        description: format!(
+            "each of the {} {what} groups held out in turn (its whole LR curve unseen), trained \
+             on all the others",
+            folds.len()
+        ),
+        folds,
     })
 }
 
-/// A random split with `test_size` test rows, seeded.
-pub fn random_split(name: &str, n: usize, test_size: usize, seed: u64) -> Split {
-    let mut rows: Vec<usize> = (0..n).collect();
-    rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let mut test = rows[..test_size.min(n)].to_vec();
-    let mut train = rows[test_size.min(n)..].to_vec();
-    test.sort_unstable();
-    train.sort_unstable();
-    Split {
-        name: format!("random:{name}"),
-        description: format!(
-            "test = {} runs drawn at random (same size as extreme:{name}), for contrast",
-            test.len()
-        ),
-        train,
-        test,
+/// Grouped K-fold: configurations shuffled (seeded) and dealt into `k` folds; the interpolation
+/// contrast. `None` when there are fewer than `k` configurations.
+pub fn grouped_kfold(configs: &[String], k: usize, seed: u64) -> Option<Split> {
+    let groups = shuffled_groups(configs, seed);
+    if k < 2 || groups.len() < k {
+        return None;
     }
+    let mut fold_of = vec![0; configs.len()];
+    for (g, rows) in groups.iter().enumerate() {
+        for &i in rows {
+            fold_of[i] = g % k;
+        }
+    }
+    let folds = (0..k)
+        .map(|f| {
+            let (test, train): (Vec<usize>, Vec<usize>) =
+                (0..configs.len()).partition(|&i| fold_of[i] == f);
+            Fold {
+                label: format!("fold {}", f + 1),
+                train,
+                test,
+            }
+        })
+        .collect();
+    Some(Split {
+        name: format!("kfold:{k}"),
+        description: format!(
+            "random {k}-fold by configuration (seeds kept together): interpolation, for contrast"
+        ),
+        folds,
+    })
 }
 
 fn fmt_value(v: f64) -> String {
@@ -105,14 +230,19 @@ mod tests {
         // Ten grid values, two runs each.
         let values: Vec<f64> = (0..20).map(|i| 10f64.powi(i / 2 - 4)).collect();
         let split = extreme_value_split("base_lr", &values, 0.1).unwrap();
-        let held: Vec<f64> = split.test.iter().map(|&i| values[i]).collect();
+        let fold = &split.folds[0];
+        let held: Vec<f64> = fold.test.iter().map(|&i| values[i]).collect();
         assert_eq!(held, vec![1e-4, 1e-4, 1e5, 1e5]);
-        assert_eq!(split.train.len(), 16);
+        assert_eq!(fold.train.len(), 16);
         assert!(
-            split
-                .train
+            fold.train
                 .iter()
                 .all(|&i| values[i] > 1e-4 && values[i] < 1e5)
+        );
+        assert!(
+            split.description.contains("4 runs (20% of 20)"),
+            "{}",
+            split.description
         );
     }
 
@@ -127,16 +257,45 @@ mod tests {
     fn runs_without_the_parameter_always_train() {
         let values = [f64::NAN, 0.1, 0.3, 0.5, f64::NAN, 0.1, 0.3, 0.5];
         let split = extreme_value_split("p_gamma", &values, 0.1).unwrap();
-        assert_eq!(split.test, vec![1, 3, 5, 7]);
-        assert_eq!(split.train, vec![0, 2, 4, 6]);
+        assert_eq!(split.folds[0].test, vec![1, 3, 5, 7]);
+        assert_eq!(split.folds[0].train, vec![0, 2, 4, 6]);
     }
 
     #[test]
-    fn random_split_is_seeded_and_sized() {
-        let a = random_split("base_lr", 50, 10, 3);
-        assert_eq!(a, random_split("base_lr", 50, 10, 3));
-        assert_ne!(a.test, random_split("base_lr", 50, 10, 4).test);
-        assert_eq!((a.test.len(), a.train.len()), (10, 40));
+    fn random_splits_are_seeded_sized_and_keep_seeds_together() {
+        // 25 configurations × 2 seeds.
+        let configs: Vec<String> = (0..50).map(|i| format!("c{}", i / 2)).collect();
+        let a = random_split("base_lr", &configs, 10, 3);
+        assert_eq!(a, random_split("base_lr", &configs, 10, 3));
+        assert_ne!(
+            a.folds[0].test,
+            random_split("base_lr", &configs, 10, 4).folds[0].test
+        );
+        assert_eq!((a.n_test(), a.n_train()), (10, 40));
+        let k = grouped_kfold(&configs, 5, 0).unwrap();
+        let mut all: Vec<usize> = k.folds.iter().flat_map(|f| f.test.clone()).collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..50).collect::<Vec<_>>());
+        for split in [&a, &k] {
+            for f in &split.folds {
+                for &i in &f.test {
+                    let twin = i ^ 1;
+                    assert!(f.test.contains(&twin), "seed twins split apart");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn leave_one_group_out_has_a_fold_per_group() {
+        let keys: Vec<String> = ["a", "b", "a", "c"].iter().map(|s| s.to_string()).collect();
+        let s = leave_one_group_out("arch", "architecture", &keys).unwrap();
+        assert_eq!(s.folds.len(), 3);
+        assert_eq!(
+            (s.folds[0].test.clone(), s.folds[0].train.clone()),
+            (vec![0, 2], vec![1, 3])
+        );
+        assert!(leave_one_group_out("arch", "architecture", &keys[..1]).is_none());
     }
 
     #[test]

@@ -1,18 +1,22 @@
-//! The predictor stage: fit every model on every split, score it on the held-out rows, and fit the
-//! final models on the whole corpus. Results are plain data ([`FitReport`]) saved as JSON.
+//! The predictor stage: fit every model on every fold of every holdout protocol, score the pooled
+//! held-out predictions beside two references (the twin-seed noise ceiling and chance), and fit
+//! the final models on the whole corpus. Results are plain data ([`FitReport`]) saved as JSON.
 
+pub mod boosted;
 pub mod holdout;
 pub mod models;
 pub mod scores;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use ndarray::Axis;
+use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 
+use crate::corpus::CorpusTable;
 use crate::corpus::write_bytes_atomically;
 use crate::error::{Error, Result};
-use crate::features::{CorpusTable, FeatureSpec};
+use crate::features::{FeatureSpec, FeatureTable};
 use crate::recipe::FitSettings;
 pub use holdout::Split;
 pub use models::{ALL_MODELS, FittedModel, ModelKind, Rows};
@@ -25,6 +29,10 @@ pub struct ModelScore {
     pub model: String,
     /// Whether the model is a baseline.
     pub baseline: bool,
+    /// Whether this is a reference rather than a model: `twin_seed` (each run predicted by the
+    /// other seeds of its configuration: the noise ceiling) or `chance` (1 / classes).
+    #[serde(default)]
+    pub reference: bool,
     /// Scores on the held-out rows (`None` when the fit failed).
     pub scores: Option<Scores>,
     /// Why the model could not be fitted, if it could not.
@@ -42,6 +50,9 @@ pub struct SplitResult {
     pub n_train: usize,
     /// Test rows.
     pub n_test: usize,
+    /// Folds (1 for a single train/test split).
+    #[serde(default)]
+    pub folds: usize,
     /// Per-model scores, baselines first.
     pub models: Vec<ModelScore>,
 }
@@ -87,11 +98,12 @@ impl SavedModels {
             .find(|(n, _)| n == name)
             .map(|(_, m)| m)
             .ok_or_else(|| Error::Fit(format!("no saved model called `{name}`")))?;
-        let matrix = self.feature_spec.matrix(table)?;
-        let arch = table.text("arch")?;
+        let rows = FeatureTable::from_corpus(table.clone())?;
+        let x = self.feature_spec.matrix(&rows)?;
         Ok(model.predict(Rows {
-            x: matrix.x.view(),
-            arch,
+            x: x.view(),
+            task: table.text("task")?,
+            arch: table.text("arch")?,
         }))
     }
 
@@ -107,35 +119,151 @@ impl SavedModels {
     }
 }
 
+/// Columns that, with the seed, identify a run; rows equal on all of them are one configuration.
+const CONFIG_COLUMNS: &[&str] = &[
+    "task",
+    "arch",
+    "policy",
+    "optimizer",
+    "momentum",
+    "nesterov",
+    "weight_decay",
+    "decoupled_weight_decay",
+    "beta2",
+    "eps",
+    "batch_size",
+    "epochs",
+    "label_smoothing",
+    "clip_grad_norm",
+    "dropout",
+    "validation",
+];
+
+/// Each row's configuration (its run spec without the seeds), as one string.
+fn configurations(table: &CorpusTable) -> Vec<String> {
+    (0..table.len)
+        .map(|i| {
+            let mut key = String::new();
+            for &c in CONFIG_COLUMNS {
+                if let Some(v) = table.text.get(c) {
+                    key.push_str(&v[i]);
+                } else if let Some(v) = table.numeric.get(c) {
+                    key.push_str(&format!("{:?}", v[i]));
+                }
+                key.push('|');
+            }
+            key
+        })
+        .collect()
+}
+
+/// The row-level data every protocol is scored on.
+struct Scoring<'a> {
+    x: &'a Array2<f64>,
+    task: &'a [String],
+    arch: &'a [String],
+    y: &'a [f64],
+    base_lr: Vec<f64>,
+    /// Mean target of the other seeds of each row's configuration (`None` without a twin).
+    twin: Vec<Option<f64>>,
+    /// 1 / classes of each row, when the corpus records the classes.
+    chance: Option<Vec<f64>>,
+    settings: &'a FitSettings,
+}
+
 /// Fit and score everything for `table`.
 pub fn fit_and_score(
     experiment: &str,
     table: &CorpusTable,
     settings: &FitSettings,
 ) -> Result<(FitReport, SavedModels)> {
-    let spec = FeatureSpec::infer(table)?;
-    let matrix = spec.matrix(table)?;
+    if table.len < 2 {
+        return Err(Error::Fit(format!(
+            "the corpus holds {} run(s); fitting needs at least 2 (run `lrcast generate` first)",
+            table.len
+        )));
+    }
+    let rows = FeatureTable::from_corpus(table.clone())?;
+    let spec = FeatureSpec::infer(&rows)?;
+    let x = spec.matrix(&rows)?;
+    let y = spec.target(&rows)?;
+    let task = table.text("task")?;
     let arch = table.text("arch")?;
-    let y = matrix.y.to_vec();
+    let policy = table.text("policy_name")?;
+    let configs = configurations(table);
+    let mut by_config: HashMap<&str, (f64, usize)> = HashMap::new();
+    for (c, &v) in configs.iter().zip(&y) {
+        let e = by_config.entry(c).or_default();
+        e.0 += v;
+        e.1 += 1;
+    }
+    let twin = configs
+        .iter()
+        .zip(&y)
+        .map(|(c, &v)| {
+            let (sum, n) = by_config[c.as_str()];
+            (n > 1).then(|| (sum - v) / (n - 1) as f64)
+        })
+        .collect();
+    let chance = table
+        .numeric
+        .get("num_classes")
+        .filter(|c| c.iter().all(|v| v.is_some_and(|k| k >= 1.0)))
+        .map(|c| c.iter().map(|v| 1.0 / v.unwrap_or(1.0)).collect());
+    let scoring = Scoring {
+        x: &x,
+        task,
+        arch,
+        y: &y,
+        base_lr: table.values("base_lr")?,
+        twin,
+        chance,
+        settings,
+    };
 
-    let mut splits = Vec::new();
+    let mut protocols = Vec::new();
     for hyperparameter in &settings.holdout {
         let values = table.values(hyperparameter)?;
         let extreme = holdout::extreme_value_split(hyperparameter, &values, settings.quantile)
             .map_err(|e| Error::Fit(format!("holdout `{hyperparameter}`: {e}")))?;
         let random = holdout::random_split(
             hyperparameter,
-            table.len,
-            extreme.test.len(),
+            &configs,
+            extreme.n_test(),
             settings.random_seed,
         );
-        for split in [extreme, random] {
-            splits.push(score_split(&split, &matrix.x, arch, &y, settings));
-        }
+        protocols.extend([extreme, random]);
     }
+    let key = |parts: &[&[String]]| -> Vec<String> {
+        (0..table.len)
+            .map(|i| {
+                parts
+                    .iter()
+                    .map(|p| p[i].as_str())
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            })
+            .collect()
+    };
+    let groupings: [(&str, &str, Vec<String>); 4] = [
+        (
+            "task+arch+policy",
+            "task × architecture × policy",
+            key(&[task, arch, policy]),
+        ),
+        ("task", "task", key(&[task])),
+        ("arch", "architecture", key(&[arch])),
+        ("policy", "policy", key(&[policy])),
+    ];
+    for (name, what, keys) in &groupings {
+        protocols.extend(holdout::leave_one_group_out(name, what, keys));
+    }
+    protocols.extend(holdout::grouped_kfold(&configs, 5, settings.random_seed));
+    let splits = protocols.iter().map(|p| scoring.score(p)).collect();
 
     let all = Rows {
-        x: matrix.x.view(),
+        x: x.view(),
+        task,
         arch,
     };
     let models = ALL_MODELS
@@ -164,53 +292,137 @@ pub fn fit_and_score(
     Ok((report, saved))
 }
 
-fn score_split(
-    split: &Split,
-    x: &ndarray::Array2<f64>,
-    arch: &[String],
-    y: &[f64],
-    settings: &FitSettings,
-) -> SplitResult {
-    let pick = |rows: &[usize]| {
-        (
-            x.select(Axis(0), rows),
-            rows.iter().map(|&i| arch[i].clone()).collect::<Vec<_>>(),
-            rows.iter().map(|&i| y[i]).collect::<Vec<_>>(),
-        )
-    };
-    let (x_train, arch_train, y_train) = pick(&split.train);
-    let (x_test, arch_test, y_test) = pick(&split.test);
-    let train = Rows {
-        x: x_train.view(),
-        arch: &arch_train,
-    };
-    let test = Rows {
-        x: x_test.view(),
-        arch: &arch_test,
-    };
-    let models = ALL_MODELS
-        .iter()
-        .map(|&kind| match models::fit(kind, train, &y_train, settings) {
-            Ok(model) => ModelScore {
-                model: kind.name().into(),
-                baseline: kind.is_baseline(),
-                scores: Some(scores::score(&y_test, &model.predict(test))),
+impl Scoring<'_> {
+    /// Every model and reference on every fold of `split`, scored on the pooled predictions.
+    fn score(&self, split: &Split) -> SplitResult {
+        let curves = split.name.starts_with("logo:");
+        let mut models: Vec<ModelScore> = ALL_MODELS
+            .iter()
+            .map(|&kind| {
+                let predictions: Result<Vec<Vec<Option<f64>>>> = split
+                    .folds
+                    .iter()
+                    .map(|fold| self.fit_predict(kind, &fold.train, &fold.test))
+                    .collect();
+                let (scores, error) = match predictions {
+                    Ok(p) => (self.pooled(split, &p, curves), None),
+                    Err(e) => (None, Some(e.to_string())),
+                };
+                ModelScore {
+                    model: kind.name().into(),
+                    baseline: kind.is_baseline(),
+                    reference: false,
+                    scores,
+                    error,
+                }
+            })
+            .collect();
+        let mut reference = |name: &str, of: &dyn Fn(usize) -> Option<f64>| {
+            let p: Vec<Vec<Option<f64>>> = split
+                .folds
+                .iter()
+                .map(|f| f.test.iter().map(|&i| of(i)).collect())
+                .collect();
+            models.push(ModelScore {
+                model: name.into(),
+                baseline: false,
+                reference: true,
+                scores: self.pooled(split, &p, curves),
                 error: None,
-            },
-            Err(e) => ModelScore {
-                model: kind.name().into(),
-                baseline: kind.is_baseline(),
-                scores: None,
-                error: Some(e.to_string()),
-            },
-        })
-        .collect();
-    SplitResult {
-        split: split.name.clone(),
-        description: split.description.clone(),
-        n_train: split.train.len(),
-        n_test: split.test.len(),
-        models,
+            });
+        };
+        reference("twin_seed", &|i| self.twin[i]);
+        if let Some(chance) = &self.chance {
+            reference("chance", &|i| Some(chance[i]));
+        }
+        SplitResult {
+            split: split.name.clone(),
+            description: split.description.clone(),
+            n_train: split.n_train(),
+            n_test: split.n_test(),
+            folds: split.folds.len(),
+            models,
+        }
+    }
+
+    /// Fit `kind` on `train` rows and predict `test` rows.
+    fn fit_predict(
+        &self,
+        kind: ModelKind,
+        train: &[usize],
+        test: &[usize],
+    ) -> Result<Vec<Option<f64>>> {
+        let pick = |rows: &[usize]| {
+            (
+                self.x.select(Axis(0), rows),
+                rows.iter()
+                    .map(|&i| self.task[i].clone())
+                    .collect::<Vec<_>>(),
+                rows.iter()
+                    .map(|&i| self.arch[i].clone())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let (x_train, task_train, arch_train) = pick(train);
+        let (x_test, task_test, arch_test) = pick(test);
+        let y_train: Vec<f64> = train.iter().map(|&i| self.y[i]).collect();
+        let train_rows = Rows {
+            x: x_train.view(),
+            task: &task_train,
+            arch: &arch_train,
+        };
+        let model = models::fit(kind, train_rows, &y_train, self.settings)?;
+        let test_rows = Rows {
+            x: x_test.view(),
+            task: &task_test,
+            arch: &arch_test,
+        };
+        Ok(model.predict(test_rows).into_iter().map(Some).collect())
+    }
+
+    /// Scores of per-fold predictions (`None`: a row this predictor cannot score, e.g. a run
+    /// without a seed twin), pooled over folds; regret and curve optima per fold.
+    fn pooled(
+        &self,
+        split: &Split,
+        predictions: &[Vec<Option<f64>>],
+        curves: bool,
+    ) -> Option<Scores> {
+        let (mut actual, mut predicted) = (Vec::new(), Vec::new());
+        let (mut regrets, mut curve_rows) = (Vec::new(), Vec::new());
+        for (fold, p) in split.folds.iter().zip(predictions) {
+            let (a, q, lr): (Vec<f64>, Vec<f64>, Vec<f64>) = fold
+                .test
+                .iter()
+                .zip(p)
+                .filter_map(|(&i, p)| p.map(|p| (self.y[i], p, self.base_lr[i])))
+                .fold((vec![], vec![], vec![]), |mut acc, (a, p, l)| {
+                    acc.0.push(a);
+                    acc.1.push(p);
+                    acc.2.push(l);
+                    acc
+                });
+            regrets.extend(scores::top1_regret(&a, &q));
+            if curves {
+                curve_rows.push(
+                    lr.iter()
+                        .zip(&a)
+                        .zip(&q)
+                        .map(|((&l, &a), &q)| (l, a, q))
+                        .collect(),
+                );
+            }
+            actual.extend(a);
+            predicted.extend(q);
+        }
+        if actual.is_empty() {
+            return None;
+        }
+        let mut s = scores::score(&actual, &predicted);
+        s.regret =
+            (!regrets.is_empty()).then(|| regrets.iter().sum::<f64>() / regrets.len() as f64);
+        s.optimum = scores::optimum_scores(&curve_rows);
+        Some(s)
     }
 }
 

@@ -1,6 +1,8 @@
-//! The model zoo: honest baselines (global mean, per-architecture mean) and linear models fitted with
-//! linfa (ordinary least squares, ridge, elastic net) on standardised, linearly independent features.
-//! A fitted model is plain serialisable data, so it can be saved, loaded and applied to new rows.
+//! The model zoo: honest baselines (global mean, per-task, per-architecture and per-task-and-
+//! architecture means), linear models fitted with linfa (ordinary least squares, ridge, elastic
+//! net) on standardised, linearly independent features, and gradient-boosted trees
+//! ([`super::boosted`]). A fitted model is plain serialisable data, so it can be saved, loaded
+//! and applied to new rows. Predictions are never clipped here: scores see what a model says.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +12,7 @@ use linfa_linear::LinearRegression;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
+use super::boosted::{BoostedTrees, BoostedTreesParams};
 use crate::error::{Error, Result};
 use crate::recipe::FitSettings;
 
@@ -20,21 +23,31 @@ pub enum ModelKind {
     GlobalMean,
     /// Baseline: the training mean of the row's architecture (global mean for an unseen one).
     ArchMean,
+    /// Baseline: the training mean of the row's task (global mean for an unseen one).
+    TaskMean,
+    /// Baseline: the training mean of the row's task × architecture (then its task's, then the
+    /// global mean).
+    TaskArchMean,
     /// Ordinary least squares (linfa-linear).
     Ols,
     /// Ridge regression: elastic net with L1 share 0 (linfa-elasticnet).
     Ridge,
     /// Elastic net (linfa-elasticnet).
     ElasticNet,
+    /// Gradient-boosted regression trees (perpetual, behind linfa's traits).
+    BoostedTrees,
 }
 
 /// Every model, baselines first.
 pub const ALL_MODELS: &[ModelKind] = &[
     ModelKind::GlobalMean,
     ModelKind::ArchMean,
+    ModelKind::TaskMean,
+    ModelKind::TaskArchMean,
     ModelKind::Ols,
     ModelKind::Ridge,
     ModelKind::ElasticNet,
+    ModelKind::BoostedTrees,
 ];
 
 impl ModelKind {
@@ -43,25 +56,48 @@ impl ModelKind {
         match self {
             ModelKind::GlobalMean => "global_mean",
             ModelKind::ArchMean => "arch_mean",
+            ModelKind::TaskMean => "task_mean",
+            ModelKind::TaskArchMean => "task_arch_mean",
             ModelKind::Ols => "ols",
             ModelKind::Ridge => "ridge",
             ModelKind::ElasticNet => "elastic_net",
+            ModelKind::BoostedTrees => "boosted_trees",
         }
     }
 
     /// Whether this is a baseline.
     pub fn is_baseline(self) -> bool {
-        matches!(self, ModelKind::GlobalMean | ModelKind::ArchMean)
+        matches!(
+            self,
+            ModelKind::GlobalMean
+                | ModelKind::ArchMean
+                | ModelKind::TaskMean
+                | ModelKind::TaskArchMean
+        )
     }
 }
 
-/// Rows to fit on or predict for: features plus the architecture of each row.
+/// Rows to fit on or predict for: features plus the task and architecture of each row.
 #[derive(Debug, Clone, Copy)]
 pub struct Rows<'a> {
     /// `rows × terms` design matrix.
     pub x: ArrayView2<'a, f64>,
-    /// Architecture category of each row.
+    /// Task of each row.
+    pub task: &'a [String],
+    /// Architecture of each row.
     pub arch: &'a [String],
+}
+
+impl Rows<'_> {
+    /// The baseline grouping key of row `i` for `kind` (`None`: the global mean).
+    fn key(&self, kind: ModelKind, i: usize) -> Option<String> {
+        match kind {
+            ModelKind::ArchMean => Some(self.arch[i].clone()),
+            ModelKind::TaskMean => Some(self.task[i].clone()),
+            ModelKind::TaskArchMean => Some(format!("{} | {}", self.task[i], self.arch[i])),
+            _ => None,
+        }
+    }
 }
 
 /// A fitted model.
@@ -69,12 +105,15 @@ pub struct Rows<'a> {
 pub enum FittedModel {
     /// Constant prediction.
     GlobalMean { mean: f64 },
-    /// Mean per architecture, with a fallback for unseen architectures.
-    ArchMean {
+    /// Mean per group (architecture, task, or task × architecture as `kind` says), falling back
+    /// to the task's mean for task × architecture and to the global mean for an unseen group.
+    GroupMean {
+        kind: ModelKind,
         means: BTreeMap<String, f64>,
+        task_means: BTreeMap<String, f64>,
         fallback: f64,
     },
-    /// `intercept + Σ coef_k · (x[columns_k] − mean_k) / scale_k`, clipped to [0, 1].
+    /// `intercept + Σ coef_k · (x[columns_k] − mean_k) / scale_k`.
     Linear {
         kind: ModelKind,
         columns: Vec<usize>,
@@ -83,6 +122,8 @@ pub enum FittedModel {
         coef: Vec<f64>,
         intercept: f64,
     },
+    /// Gradient-boosted trees on the raw design matrix.
+    Boosted(Box<BoostedTrees>),
 }
 
 impl FittedModel {
@@ -90,10 +131,20 @@ impl FittedModel {
     pub fn predict(&self, rows: Rows<'_>) -> Vec<f64> {
         match self {
             FittedModel::GlobalMean { mean } => vec![*mean; rows.arch.len()],
-            FittedModel::ArchMean { means, fallback } => rows
-                .arch
-                .iter()
-                .map(|a| *means.get(a).unwrap_or(fallback))
+            FittedModel::GroupMean {
+                kind,
+                means,
+                task_means,
+                fallback,
+            } => (0..rows.arch.len())
+                .map(|i| {
+                    let key = rows.key(*kind, i).unwrap_or_default();
+                    means
+                        .get(&key)
+                        .or_else(|| task_means.get(&rows.task[i]))
+                        .copied()
+                        .unwrap_or(*fallback)
+                })
                 .collect(),
             FittedModel::Linear {
                 columns,
@@ -111,10 +162,10 @@ impl FittedModel {
                         .enumerate()
                         .map(|(k, &j)| coef[k] * (row[j] - mean[k]) / scale[k])
                         .sum();
-                    // Accuracy is bounded; a linear extrapolation past the bounds is clipped.
-                    (intercept + z).clamp(0.0, 1.0)
+                    intercept + z
                 })
                 .collect(),
+            FittedModel::Boosted(model) => model.predict(&rows.x).to_vec(),
         }
     }
 }
@@ -132,20 +183,36 @@ pub fn fit(
     let global = y.iter().sum::<f64>() / y.len() as f64;
     match kind {
         ModelKind::GlobalMean => Ok(FittedModel::GlobalMean { mean: global }),
-        ModelKind::ArchMean => {
-            let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-            for (a, &v) in rows.arch.iter().zip(y) {
-                let e = sums.entry(a.clone()).or_default();
-                e.0 += v;
-                e.1 += 1;
-            }
-            Ok(FittedModel::ArchMean {
-                means: sums
-                    .into_iter()
-                    .map(|(a, (s, n))| (a, s / n as f64))
-                    .collect(),
+        ModelKind::ArchMean | ModelKind::TaskMean | ModelKind::TaskArchMean => {
+            let means_by = |key: &dyn Fn(usize) -> String| {
+                let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+                for (i, &v) in y.iter().enumerate() {
+                    let e = sums.entry(key(i)).or_default();
+                    e.0 += v;
+                    e.1 += 1;
+                }
+                sums.into_iter()
+                    .map(|(k, (s, n))| (k, s / n as f64))
+                    .collect::<BTreeMap<_, _>>()
+            };
+            Ok(FittedModel::GroupMean {
+                kind,
+                means: means_by(&|i| rows.key(kind, i).unwrap_or_default()),
+                task_means: if kind == ModelKind::TaskArchMean {
+                    means_by(&|i| rows.task[i].clone())
+                } else {
+                    BTreeMap::new()
+                },
                 fallback: global,
             })
+        }
+        ModelKind::BoostedTrees => {
+            let dataset = Dataset::new(rows.x.to_owned(), Array1::from(y.to_vec()));
+            BoostedTreesParams::new()
+                .seed(settings.random_seed)
+                .fit(&dataset)
+                .map(|m| FittedModel::Boosted(Box::new(m)))
+                .map_err(|e| Error::Fit(e.to_string()))
         }
         ModelKind::Ols | ModelKind::Ridge | ModelKind::ElasticNet => {
             fit_linear(kind, rows.x, y, settings)
@@ -292,6 +359,7 @@ mod tests {
         let arch = vec!["a".to_string(); 6];
         let rows = Rows {
             x: x.view(),
+            task: &arch,
             arch: &arch,
         };
         for kind in [ModelKind::Ols, ModelKind::Ridge, ModelKind::ElasticNet] {
@@ -310,9 +378,11 @@ mod tests {
     fn baselines() {
         let x = Array2::<f64>::zeros((4, 1));
         let arch: Vec<String> = ["a", "a", "b", "b"].iter().map(|s| s.to_string()).collect();
+        let task: Vec<String> = ["t", "u", "t", "u"].iter().map(|s| s.to_string()).collect();
         let y = [0.2, 0.4, 0.8, 1.0];
         let rows = Rows {
             x: x.view(),
+            task: &task,
             arch: &arch,
         };
         let global = fit(ModelKind::GlobalMean, rows, &y, &settings()).unwrap();
@@ -320,12 +390,24 @@ mod tests {
         let by_arch = fit(ModelKind::ArchMean, rows, &y, &settings()).unwrap();
         let p = by_arch.predict(rows);
         assert!((p[0] - 0.3).abs() < 1e-12 && (p[3] - 0.9).abs() < 1e-12);
+        let by_task = fit(ModelKind::TaskMean, rows, &y, &settings()).unwrap();
+        assert!((by_task.predict(rows)[1] - 0.7).abs() < 1e-12);
         let unseen = vec!["c".to_string()];
         let x1 = Array2::<f64>::zeros((1, 1));
-        let p = by_arch.predict(Rows {
+        let unseen_rows = Rows {
             x: x1.view(),
+            task: &unseen,
             arch: &unseen,
+        };
+        assert!((by_arch.predict(unseen_rows)[0] - 0.6).abs() < 1e-12);
+        // An unseen task × architecture pair falls back to its task's mean.
+        let both = fit(ModelKind::TaskArchMean, rows, &y, &settings()).unwrap();
+        let (t, a) = (vec!["t".to_string()], vec!["c".to_string()]);
+        let p = both.predict(Rows {
+            x: x1.view(),
+            task: &t,
+            arch: &a,
         });
-        assert!((p[0] - 0.6).abs() < 1e-12);
+        assert!((p[0] - 0.5).abs() < 1e-12);
     }
 }

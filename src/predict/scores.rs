@@ -1,4 +1,5 @@
-//! Regression scores: R², MAE, RMSE and Spearman rank correlation.
+//! Regression scores: R², MAE, RMSE, Spearman and Kendall rank correlation, top-1 regret, and how
+//! well a held-out LR curve's optimum is found.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,121 @@ pub struct Scores {
     pub rmse: f64,
     /// Spearman rank correlation (ties get average ranks).
     pub spearman: Option<f64>,
+    /// Kendall's τ-b.
+    #[serde(default)]
+    pub kendall: Option<f64>,
+    /// Rows scored.
+    #[serde(default)]
+    pub n: usize,
+    /// Top-1 regret, averaged over folds: the best accuracy in the fold's test set minus the
+    /// accuracy of the run the model ranks first there.
+    #[serde(default)]
+    pub regret: Option<f64>,
+    /// Where the model puts each held-out LR curve's optimum (leave-one-group-out only).
+    #[serde(default)]
+    pub optimum: Option<OptimumScores>,
+}
+
+/// How well the LR optimum of held-out curves is found: per held-out group, the run accuracies
+/// are averaged per base LR (over seeds and other settings), for the truth and for the model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OptimumScores {
+    /// Held-out groups with at least two LRs.
+    pub groups: usize,
+    /// Groups whose predicted best LR is the true best LR.
+    pub hits: usize,
+    /// Mean |log10 predicted best LR − log10 true best LR|.
+    pub log10_lr_error: f64,
+    /// Mean accuracy lost by training at the predicted best LR instead of the true one.
+    pub regret: f64,
+    /// Mean |predicted − actual| accuracy at the true best LR.
+    pub error_at_optimum: f64,
+}
+
+/// Per-curve optimum scores of `(base_lr, actual, predicted)` rows grouped into held-out curves.
+pub fn optimum_scores(curves: &[Vec<(f64, f64, f64)>]) -> Option<OptimumScores> {
+    let mut out = OptimumScores {
+        groups: 0,
+        hits: 0,
+        log10_lr_error: 0.0,
+        regret: 0.0,
+        error_at_optimum: 0.0,
+    };
+    for rows in curves {
+        let mut by_lr: std::collections::BTreeMap<u64, (f64, f64, f64, usize)> = Default::default();
+        for &(lr, a, p) in rows {
+            let e = by_lr.entry(lr.to_bits()).or_insert((lr, 0.0, 0.0, 0));
+            e.1 += a;
+            e.2 += p;
+            e.3 += 1;
+        }
+        if by_lr.len() < 2 {
+            continue;
+        }
+        let points: Vec<(f64, f64, f64)> = by_lr
+            .into_values()
+            .map(|(lr, a, p, n)| (lr, a / n as f64, p / n as f64))
+            .collect();
+        let best_by = |f: fn(&(f64, f64, f64)) -> f64| {
+            *points
+                .iter()
+                .max_by(|x, y| f(x).total_cmp(&f(y)))
+                .expect("two or more points")
+        };
+        let truth = best_by(|p| p.1);
+        let chosen = best_by(|p| p.2);
+        out.groups += 1;
+        out.hits += usize::from(truth.0 == chosen.0);
+        out.log10_lr_error += (truth.0.log10() - chosen.0.log10()).abs();
+        out.regret += truth.1 - chosen.1;
+        out.error_at_optimum += (truth.2 - truth.1).abs();
+    }
+    (out.groups > 0).then(|| {
+        let n = out.groups as f64;
+        OptimumScores {
+            log10_lr_error: out.log10_lr_error / n,
+            regret: out.regret / n,
+            error_at_optimum: out.error_at_optimum / n,
+            ..out
+        }
+    })
+}
+
+/// Top-1 regret of one fold: best actual minus the actual of the highest prediction (the first
+/// such row on ties).
+pub fn top1_regret(actual: &[f64], predicted: &[f64]) -> Option<f64> {
+    let best = actual.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let chosen = (0..predicted.len()).max_by(|&a, &b| {
+        predicted[a]
+            .total_cmp(&predicted[b])
+            .then_with(|| b.cmp(&a))
+    })?;
+    Some(best - actual[chosen])
+}
+
+/// Kendall's τ-b (ties in either ranking corrected); `None` when either side is constant.
+pub fn kendall(a: &[f64], b: &[f64]) -> Option<f64> {
+    let n = a.len();
+    let (mut concordant, mut discordant, mut ties_a, mut ties_b) = (0i64, 0i64, 0i64, 0i64);
+    for i in 0..n {
+        for j in i + 1..n {
+            let (da, db) = (a[i] - a[j], b[i] - b[j]);
+            if da == 0.0 && db == 0.0 {
+                continue;
+            } else if da == 0.0 {
+                ties_a += 1;
+            } else if db == 0.0 {
+                ties_b += 1;
+            } else if (da > 0.0) == (db > 0.0) {
+                concordant += 1;
+            } else {
+                discordant += 1;
+            }
+        }
+    }
+    let n0 = (concordant + discordant + ties_a) as f64;
+    let n1 = (concordant + discordant + ties_b) as f64;
+    (n0 > 0.0 && n1 > 0.0).then(|| (concordant - discordant) as f64 / (n0 * n1).sqrt())
 }
 
 /// Score `predicted` against `actual`.
@@ -38,6 +154,10 @@ pub fn score(actual: &[f64], predicted: &[f64]) -> Scores {
         mae,
         rmse: (ss_res / n).sqrt(),
         spearman: spearman(actual, predicted),
+        kendall: kendall(actual, predicted),
+        n: actual.len(),
+        regret: None,
+        optimum: None,
     }
 }
 
@@ -94,6 +214,32 @@ mod tests {
         assert!(s.r2.unwrap() < 0.0 + 1e-9);
         assert_eq!(s.spearman, None);
         assert!((s.mae - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn kendall_regret_and_optimum() {
+        // scipy.stats.kendalltau([1, 2, 3, 4, 5], [1, 3, 2, 5, 4]) = 0.6
+        let k = kendall(&[1.0, 2.0, 3.0, 4.0, 5.0], &[1.0, 3.0, 2.0, 5.0, 4.0]).unwrap();
+        assert!((k - 0.6).abs() < 1e-12);
+        // With ties: scipy.stats.kendalltau([1, 2, 2, 3], [1, 2, 3, 3]) = 0.8
+        let k = kendall(&[1.0, 2.0, 2.0, 3.0], &[1.0, 2.0, 3.0, 3.0]).unwrap();
+        assert!((k - 0.8).abs() < 1e-12, "{k}");
+        assert_eq!(
+            top1_regret(&[0.5, 0.9, 0.7], &[0.1, 0.2, 0.3]),
+            Some(0.9 - 0.7)
+        );
+        // One curve, optimum truly at LR 0.1, predicted at 1.0 (one decade off).
+        let curve = vec![
+            (0.01, 0.5, 0.4),
+            (0.1, 0.9, 0.6),
+            (0.1, 0.7, 0.6),
+            (1.0, 0.6, 0.8),
+        ];
+        let o = optimum_scores(&[curve]).unwrap();
+        assert_eq!((o.groups, o.hits), (1, 0));
+        assert!((o.log10_lr_error - 1.0).abs() < 1e-12);
+        assert!((o.regret - 0.2).abs() < 1e-12);
+        assert!((o.error_at_optimum - 0.2).abs() < 1e-12);
     }
 
     #[test]

@@ -145,16 +145,15 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
             runs.push(run);
         }
     }
-    for h in fit
+    for (h, param) in fit
         .holdout
         .iter()
-        .filter(|h| h.starts_with(crate::corpus::schema::POLICY_PARAM_PREFIX))
+        .filter_map(|h| Some((h, crate::corpus::schema::policy_param_of(h)?)))
     {
-        let param = &h[crate::corpus::schema::POLICY_PARAM_PREFIX.len()..];
         let distinct: HashSet<u64> = runs
             .iter()
             .flat_map(|r| r.lr_policy.hyperparameters())
-            .filter(|(k, _)| k.replace('.', "_") == param)
+            .filter(|(k, _)| crate::corpus::schema::policy_param_column(k) == *h)
             .map(|(_, v)| v.to_bits())
             .collect();
         if distinct.len() < 3 {
@@ -279,7 +278,7 @@ fn validate_fit(
             "momentum" => distinct_of(&|g| strings(&g.momentum)),
             "batch_size" => distinct_of(&|g| g.batch_size.iter().map(|b| b.to_string()).collect()),
             // Policy parameters are checked against the expanded runs in `validate`.
-            p if p.starts_with(crate::corpus::schema::POLICY_PARAM_PREFIX) => usize::MAX,
+            p if crate::corpus::schema::policy_param_of(p).is_some() => usize::MAX,
             _ => {
                 return Err(Error::recipe_value(
                     path,

@@ -3,7 +3,6 @@
 use std::fmt::Write;
 
 use super::{GroupSummary, Report};
-use crate::predict::Scores;
 
 fn opt(v: Option<f64>) -> String {
     v.map_or("—".into(), |v| format!("{v:.3}"))
@@ -92,40 +91,58 @@ pub fn render(r: &Report) -> String {
             .join(", ")
     );
     for split in &r.fit.splits {
+        let folds = if split.folds > 1 {
+            format!(" ({} folds, mean train size)", split.folds)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "### `{}` — train {} / test {}\n\n{}\n",
+            "### `{}` — train {} / test {}{folds}\n\n{}\n",
             split.split, split.n_train, split.n_test, split.description
         );
-        let _ = writeln!(out, "| model | R² | MAE | RMSE | Spearman |");
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+        let _ = writeln!(
+            out,
+            "| model | n | R² | MAE | RMSE | Spearman | Kendall | top-1 regret | LR optimum hits | log10 LR error | curve regret |"
+        );
+        let _ = writeln!(
+            out,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
         for m in &split.models {
             let name = if m.baseline {
                 format!("{} (baseline)", m.model)
+            } else if m.reference {
+                format!("{} (reference)", m.model)
             } else {
                 m.model.clone()
             };
             match (&m.scores, &m.error) {
-                (
-                    Some(Scores {
-                        r2,
-                        mae,
-                        rmse,
-                        spearman,
-                    }),
-                    _,
-                ) => {
+                (Some(s), _) => {
+                    let (hits, lr_error, curve_regret) = match &s.optimum {
+                        Some(o) => (
+                            format!("{} / {}", o.hits, o.groups),
+                            format!("{:.2}", o.log10_lr_error),
+                            format!("{:.3}", o.regret),
+                        ),
+                        None => ("–".into(), "–".into(), "–".into()),
+                    };
                     let _ = writeln!(
                         out,
-                        "| {name} | {} | {mae:.3} | {rmse:.3} | {} |",
-                        opt(*r2),
-                        opt(*spearman)
+                        "| {name} | {} | {} | {:.3} | {:.3} | {} | {} | {} | {hits} | {lr_error} | {curve_regret} |",
+                        s.n,
+                        opt(s.r2),
+                        s.mae,
+                        s.rmse,
+                        opt(s.spearman),
+                        opt(s.kendall),
+                        opt(s.regret),
                     );
                 }
                 (None, error) => {
                     let _ = writeln!(
                         out,
-                        "| {name} | not fitted: {} | | | |",
+                        "| {name} | not fitted: {} | | | | | | | | | |",
                         error.as_deref().unwrap_or("unknown error")
                     );
                 }

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::corpus::CorpusTable;
 use crate::corpus::write_bytes_atomically;
 use crate::error::Result;
-use crate::features::CorpusTable;
 use crate::predict::{FitReport, SplitResult};
 
 /// Accuracy spread of a group of runs.

@@ -1,0 +1,126 @@
+//! The corpus as plain columns: the one bridge from polars DataFrames to Rust vectors, and the read
+//! of the rows a plan asks for. Every consumer (fit, report, export) reads runs through here.
+
+use std::collections::{BTreeMap, HashSet};
+
+use polars::prelude::*;
+
+use super::store::CorpusStore;
+use crate::error::{Error, Result};
+
+/// The corpus as plain columns.
+#[derive(Debug, Clone, Default)]
+pub struct CorpusTable {
+    /// Rows.
+    pub len: usize,
+    /// Numeric and boolean columns as f64 (`None` for null).
+    pub numeric: BTreeMap<String, Vec<Option<f64>>>,
+    /// String columns.
+    pub text: BTreeMap<String, Vec<String>>,
+    /// Float list columns (per-epoch curves).
+    pub curves: BTreeMap<String, Vec<Vec<f64>>>,
+}
+
+impl CorpusTable {
+    /// Pull every column of `df` into plain vectors.
+    pub fn from_dataframe(df: &DataFrame) -> Result<Self> {
+        let err = |e: PolarsError| Error::Runtime(format!("reading corpus columns: {e}"));
+        let mut table = CorpusTable {
+            len: df.height(),
+            ..Default::default()
+        };
+        for column in df.columns() {
+            let name = column.name().to_string();
+            let series = column.as_materialized_series();
+            match series.dtype() {
+                DataType::String => {
+                    let values = series
+                        .str()
+                        .map_err(err)?
+                        .iter()
+                        .map(|v| v.unwrap_or_default().to_string())
+                        .collect();
+                    table.text.insert(name, values);
+                }
+                DataType::List(_) => {
+                    let list = series.list().map_err(err)?;
+                    let mut rows = Vec::with_capacity(list.len());
+                    for i in 0..list.len() {
+                        let values = match list.get_as_series(i) {
+                            Some(s) => s
+                                .cast(&DataType::Float64)
+                                .map_err(err)?
+                                .f64()
+                                .map_err(err)?
+                                .iter()
+                                .map(|v| v.unwrap_or(f64::NAN))
+                                .collect(),
+                            None => Vec::new(),
+                        };
+                        rows.push(values);
+                    }
+                    table.curves.insert(name, rows);
+                }
+                dt if dt.is_primitive_numeric() || dt == &DataType::Boolean => {
+                    let values = series
+                        .cast(&DataType::Float64)
+                        .map_err(err)?
+                        .f64()
+                        .map_err(err)?
+                        .iter()
+                        .collect();
+                    table.numeric.insert(name, values);
+                }
+                _ => {}
+            }
+        }
+        Ok(table)
+    }
+
+    /// A numeric column; error naming the column when it is absent.
+    pub fn numeric(&self, name: &str) -> Result<&[Option<f64>]> {
+        self.numeric
+            .get(name)
+            .map(Vec::as_slice)
+            .ok_or_else(|| Error::Runtime(format!("corpus has no numeric column `{name}`")))
+    }
+
+    /// A string column; error naming the column when it is absent.
+    pub fn text(&self, name: &str) -> Result<&[String]> {
+        self.text
+            .get(name)
+            .map(Vec::as_slice)
+            .ok_or_else(|| Error::Runtime(format!("corpus has no text column `{name}`")))
+    }
+
+    /// A numeric column with nulls as NaN.
+    pub fn values(&self, name: &str) -> Result<Vec<f64>> {
+        Ok(self
+            .numeric(name)?
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect())
+    }
+}
+
+impl CorpusStore {
+    /// The runs whose ids are in `wanted`, as plain columns (an empty table when none is in the
+    /// corpus; an error when the corpus has no runs at all).
+    pub fn read_runs(&self, wanted: &HashSet<&str>) -> Result<CorpusTable> {
+        let df = self.scan()?;
+        let corpus_error = |e: PolarsError| Error::Corpus {
+            path: self.runs_dir(),
+            message: e.to_string(),
+        };
+        let ids = df
+            .column("run_id")
+            .and_then(|c| c.str().cloned())
+            .map_err(corpus_error)?;
+        let mask: BooleanChunked = ids
+            .iter()
+            .map(|id| Some(id.is_some_and(|id| wanted.contains(id))))
+            .collect();
+        let df = df.filter(&mask).map_err(corpus_error)?;
+        CorpusTable::from_dataframe(&df)
+    }
+}
