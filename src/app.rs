@@ -8,8 +8,8 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{
-    BenchArgs, Cli, Command, GenerateArgs, LrFindArgs, PipelineArgs, ScheduleArgs, ScheduleFormat,
-    StackArgs, StageArgs,
+    BenchArgs, Cli, Command, ExportCommand, ExportFeaturesArgs, GenerateArgs, LrFindArgs,
+    PipelineArgs, ScheduleArgs, ScheduleFormat, StackArgs, StageArgs,
 };
 use crate::corpus::CorpusTable;
 use crate::corpus::{CorpusStore, ensure_writable_dir};
@@ -31,6 +31,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Schedule(args) => schedule(args),
         Command::LrFind(args) => lr_find(args, quiet),
         Command::Bench(args) => bench(args),
+        Command::Export(ExportCommand::Features(args)) => export_features(args, quiet),
     }
 }
 
@@ -215,6 +216,29 @@ fn fit(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
             fit_report.features.len(),
             fit_report.splits.len(),
             dir.display()
+        ),
+    );
+    Ok(())
+}
+
+/// `lrcast export features`: the design matrix, target and folds as CSV.
+fn export_features(args: ExportFeaturesArgs, quiet: bool) -> Result<()> {
+    let plan = load_plan(Some(&args.recipe))?;
+    let root = &args.output.root;
+    let out = args
+        .out
+        .unwrap_or_else(|| predict::models_dir(root, &plan.name).join("features.csv"));
+    let table = plan_table(&plan, root)?;
+    let csv = predict::export_features(&table, &plan.fit)?;
+    ensure_writable_dir(out.parent().unwrap_or(Path::new(".")))?;
+    crate::corpus::write_bytes_atomically(&out, csv.as_bytes())?;
+    status(
+        quiet,
+        format!(
+            "export `{}`: {} runs → {}",
+            plan.name,
+            table.len,
+            out.display()
         ),
     );
     Ok(())

@@ -40,6 +40,30 @@ pub enum Command {
     LrFind(LrFindArgs),
     /// Milliseconds per training step of the MNIST-1D models (the speed benchmark).
     Bench(BenchArgs),
+    /// Write what the fit stage sees, for other tools.
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+/// `lrcast export …`.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// The exact feature matrix, target and holdout folds of `fit` as CSV (one row per run), so
+    /// scikit-learn or R can be fitted on the same features and splits
+    /// (see benches/sklearn_reference.py).
+    Features(ExportFeaturesArgs),
+}
+
+/// `lrcast export features`.
+#[derive(Debug, Args)]
+pub struct ExportFeaturesArgs {
+    /// Recipe file (TOML).
+    pub recipe: PathBuf,
+    /// Where to write the CSV [default: models/NAME/features.csv under --root].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `lrcast lr-find`.

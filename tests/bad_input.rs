@@ -172,9 +172,17 @@ fn cuda_without_the_feature_is_a_clear_error() {
 fn fit_before_generate_says_what_to_run() {
     let dir = tempfile::tempdir().unwrap();
     let recipe = write(dir.path(), "tiny.toml", TINY_RECIPE);
-    let out = lrcast(dir.path(), &["fit", recipe.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("lrcast generate"), "{}", stderr(&out));
+    for command in [&["fit"][..], &["export", "features"]] {
+        let mut args = command.to_vec();
+        args.push(recipe.to_str().unwrap());
+        let out = lrcast(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("lrcast generate"), "{}", stderr(&out));
+        assert!(
+            !dir.path().join("models").exists(),
+            "{command:?} left a folder"
+        );
+    }
 }
 
 #[test]

@@ -111,6 +111,29 @@ fn tiny_pipeline_end_to_end_then_resume_trains_nothing() {
         let svg = std::fs::read_to_string(report_dir.join("figures").join(figure)).unwrap();
         assert!(svg.contains("<svg"), "{figure}");
     }
+    // The exported design matrix: one row per run, lrcast's features, the target and one fold
+    // column per protocol.
+    let out = lrcast(
+        dir.path(),
+        &["export", "features", recipe.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(dir.path().join("models/tiny/features.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 13);
+    let header = lines[0];
+    assert!(
+        header.starts_with("\"run_id\",\"log10(base_lr)\""),
+        "{header}"
+    );
+    assert!(header.contains("\"top1\"") && header.contains("\"fold:logo:task+arch+policy\""));
+    assert_eq!(
+        lines[1].matches("\"test\"").count() + lines[1].matches("\"train\"").count(),
+        2,
+        "extreme and random splits label every row: {}",
+        lines[1]
+    );
+
     // No temporary file is left anywhere.
     assert!(
         files_under(dir.path())

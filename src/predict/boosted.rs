@@ -27,7 +27,9 @@ pub struct BoostedTreesValidParams {
 pub struct BoostedTreesParams(BoostedTreesValidParams);
 
 impl BoostedTreesParams {
-    /// Perpetual's default budget (1.0: its documented sweet spot; 0.5 underfits these corpora).
+    /// Budget 1.0. Measured on the default corpus (416 runs, leave-one-group-out by task × arch ×
+    /// policy): 0.5 finds 12 of 16 LR optima at MAE 0.068, 1.0 10 of 16 at 0.057, 2.0 13 of 16 at
+    /// 0.058 but fits 6× slower; every fold refits it, so 1.0.
     pub fn new() -> Self {
         Self(BoostedTreesValidParams {
             budget: 1.0,

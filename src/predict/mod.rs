@@ -157,6 +157,105 @@ fn configurations(table: &CorpusTable) -> Vec<String> {
         .collect()
 }
 
+/// Every holdout protocol of the corpus: per recipe hyperparameter its extreme-value holdout and a
+/// grouped random split of the same size; leave-one-group-out by task × architecture × policy and
+/// by each alone (where there are two groups or more); grouped 5-fold.
+fn protocols(
+    table: &CorpusTable,
+    configs: &[String],
+    settings: &FitSettings,
+) -> Result<Vec<Split>> {
+    let task = table.text("task")?;
+    let arch = table.text("arch")?;
+    let policy = table.text("policy_name")?;
+    let mut protocols = Vec::new();
+    for hyperparameter in &settings.holdout {
+        let values = table.values(hyperparameter)?;
+        let extreme = holdout::extreme_value_split(hyperparameter, &values, settings.quantile)
+            .map_err(|e| Error::Fit(format!("holdout `{hyperparameter}`: {e}")))?;
+        let random = holdout::random_split(
+            hyperparameter,
+            configs,
+            extreme.n_test(),
+            settings.random_seed,
+        );
+        protocols.extend([extreme, random]);
+    }
+    let key = |parts: &[&[String]]| -> Vec<String> {
+        (0..table.len)
+            .map(|i| {
+                parts
+                    .iter()
+                    .map(|p| p[i].as_str())
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            })
+            .collect()
+    };
+    let groupings: [(&str, &str, Vec<String>); 4] = [
+        (
+            "task+arch+policy",
+            "task × architecture × policy",
+            key(&[task, arch, policy]),
+        ),
+        ("task", "task", key(&[task])),
+        ("arch", "architecture", key(&[arch])),
+        ("policy", "policy", key(&[policy])),
+    ];
+    for (name, what, keys) in &groupings {
+        protocols.extend(holdout::leave_one_group_out(name, what, keys));
+    }
+    protocols.extend(holdout::grouped_kfold(configs, 5, settings.random_seed));
+    Ok(protocols)
+}
+
+/// The exact design matrix, target and protocol folds as CSV, so that other tools can fit on the
+/// same features and splits: `run_id`, one column per feature, the target, then one `fold:<protocol>`
+/// column per protocol (`train` / `test` for a single split, else the label of the fold that tests
+/// the row).
+pub fn export_features(table: &CorpusTable, settings: &FitSettings) -> Result<String> {
+    let rows = FeatureTable::from_corpus(table.clone())?;
+    let spec = FeatureSpec::infer(&rows)?;
+    let x = spec.matrix(&rows)?;
+    let y = spec.target(&rows)?;
+    let configs = configurations(table);
+    let protocols = protocols(table, &configs, settings)?;
+    let mut labels = vec![vec![String::new(); protocols.len()]; table.len];
+    for (p, split) in protocols.iter().enumerate() {
+        for fold in &split.folds {
+            let single = split.folds.len() == 1;
+            for &i in &fold.test {
+                labels[i][p] = if single {
+                    "test".into()
+                } else {
+                    fold.label.clone()
+                };
+            }
+            if single {
+                for &i in &fold.train {
+                    labels[i][p] = "train".into();
+                }
+            }
+        }
+    }
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut header = vec![quote("run_id")];
+    header.extend(spec.names().iter().map(|n| quote(n)));
+    header.push(quote(&spec.target));
+    header.extend(protocols.iter().map(|p| quote(&format!("fold:{}", p.name))));
+    let mut out = header.join(",") + "\n";
+    let ids = table.text("run_id")?;
+    for i in 0..table.len {
+        let mut line = vec![quote(&ids[i])];
+        line.extend(x.row(i).iter().map(|v| format!("{v:?}")));
+        line.push(format!("{:?}", y[i]));
+        line.extend(labels[i].iter().map(|l| quote(l)));
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 /// The row-level data every protocol is scored on.
 struct Scoring<'a> {
     x: &'a Array2<f64>,
@@ -189,7 +288,6 @@ pub fn fit_and_score(
     let y = spec.target(&rows)?;
     let task = table.text("task")?;
     let arch = table.text("arch")?;
-    let policy = table.text("policy_name")?;
     let configs = configurations(table);
     let mut by_config: HashMap<&str, (f64, usize)> = HashMap::new();
     for (c, &v) in configs.iter().zip(&y) {
@@ -221,44 +319,7 @@ pub fn fit_and_score(
         settings,
     };
 
-    let mut protocols = Vec::new();
-    for hyperparameter in &settings.holdout {
-        let values = table.values(hyperparameter)?;
-        let extreme = holdout::extreme_value_split(hyperparameter, &values, settings.quantile)
-            .map_err(|e| Error::Fit(format!("holdout `{hyperparameter}`: {e}")))?;
-        let random = holdout::random_split(
-            hyperparameter,
-            &configs,
-            extreme.n_test(),
-            settings.random_seed,
-        );
-        protocols.extend([extreme, random]);
-    }
-    let key = |parts: &[&[String]]| -> Vec<String> {
-        (0..table.len)
-            .map(|i| {
-                parts
-                    .iter()
-                    .map(|p| p[i].as_str())
-                    .collect::<Vec<_>>()
-                    .join(" · ")
-            })
-            .collect()
-    };
-    let groupings: [(&str, &str, Vec<String>); 4] = [
-        (
-            "task+arch+policy",
-            "task × architecture × policy",
-            key(&[task, arch, policy]),
-        ),
-        ("task", "task", key(&[task])),
-        ("arch", "architecture", key(&[arch])),
-        ("policy", "policy", key(&[policy])),
-    ];
-    for (name, what, keys) in &groupings {
-        protocols.extend(holdout::leave_one_group_out(name, what, keys));
-    }
-    protocols.extend(holdout::grouped_kfold(&configs, 5, settings.random_seed));
+    let protocols = protocols(table, &configs, settings)?;
     let splits = protocols.iter().map(|p| scoring.score(p)).collect();
 
     let all = Rows {
