@@ -103,6 +103,25 @@ impl CorpusTable {
     }
 }
 
+impl CorpusTable {
+    /// The outcome class of every run (`trained`, `diverged` or `collapsed`): the `outcome` column,
+    /// or for runs written by lrcast 0.1 (which has none; its only task had 10 classes) derived
+    /// the same way from `diverged` and `train_loss`.
+    pub fn outcomes(&self) -> Result<Vec<String>> {
+        let diverged = self.values("diverged")?;
+        let train_loss = self.values("train_loss")?;
+        let recorded = self.text("outcome").ok();
+        Ok((0..self.len)
+            .map(|i| match recorded.map(|o| o[i].as_str()) {
+                Some(o) if !o.is_empty() => o.to_string(),
+                _ if diverged[i] > 0.5 => "diverged".into(),
+                _ if train_loss[i] >= 10f64.ln() => "collapsed".into(),
+                _ => "trained".into(),
+            })
+            .collect())
+    }
+}
+
 impl CorpusStore {
     /// The runs whose ids are in `wanted`, as plain columns (an empty table when none is in the
     /// corpus; an error when the corpus has no runs at all).

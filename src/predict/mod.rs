@@ -3,6 +3,7 @@
 //! the final models on the whole corpus. Results are plain data ([`FitReport`]) saved as JSON.
 
 pub mod boosted;
+pub mod divergence;
 pub mod holdout;
 pub mod models;
 pub mod scores;
@@ -18,6 +19,7 @@ use crate::corpus::write_bytes_atomically;
 use crate::error::{Error, Result};
 use crate::features::{FeatureSpec, FeatureTable};
 use crate::recipe::FitSettings;
+pub use divergence::{ClassifierScores, DivergenceTree};
 pub use holdout::Split;
 pub use models::{ALL_MODELS, FittedModel, ModelKind, Rows};
 pub use scores::Scores;
@@ -39,6 +41,15 @@ pub struct ModelScore {
     pub error: Option<String>,
 }
 
+/// How well failures are predicted on one split.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DivergenceScores {
+    /// The decision tree.
+    pub tree: ClassifierScores,
+    /// The constant training failure rate.
+    pub base_rate: ClassifierScores,
+}
+
 /// One split and how every model did on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SplitResult {
@@ -53,6 +64,10 @@ pub struct SplitResult {
     /// Folds (1 for a single train/test split).
     #[serde(default)]
     pub folds: usize,
+    /// The failure classifier (diverged or collapsed) on the same folds, beside the training
+    /// failure rate as a constant reference.
+    #[serde(default)]
+    pub divergence: Option<DivergenceScores>,
     /// Per-model scores, baselines first.
     pub models: Vec<ModelScore>,
 }
@@ -70,8 +85,11 @@ pub struct FitReport {
     pub features: Vec<String>,
     /// Settings used.
     pub settings: FitSettings,
-    /// Extreme-value holdouts and their random contrasts.
+    /// Every holdout protocol and how each model did.
     pub splits: Vec<SplitResult>,
+    /// The failure tree fitted on the whole corpus, as rules.
+    #[serde(default)]
+    pub divergence_rules: Vec<String>,
 }
 
 /// Models fitted on the whole corpus, with the feature spec needed to apply them.
@@ -87,6 +105,9 @@ pub struct SavedModels {
     pub feature_spec: FeatureSpec,
     /// One fitted model per name.
     pub models: Vec<(String, FittedModel)>,
+    /// The failure classifier (absent when it could not be fitted).
+    #[serde(default)]
+    pub divergence: Option<DivergenceTree>,
 }
 
 impl SavedModels {
@@ -267,6 +288,8 @@ struct Scoring<'a> {
     twin: Vec<Option<f64>>,
     /// 1 / classes of each row, when the corpus records the classes.
     chance: Option<Vec<f64>>,
+    /// Whether each run diverged or collapsed.
+    failed: Vec<bool>,
     settings: &'a FitSettings,
 }
 
@@ -316,6 +339,7 @@ pub fn fit_and_score(
         base_lr: table.values("base_lr")?,
         twin,
         chance,
+        failed: table.outcomes()?.iter().map(|o| o != "trained").collect(),
         settings,
     };
 
@@ -335,6 +359,7 @@ pub fn fit_and_score(
                 .map(|m| (kind.name().to_string(), m))
         })
         .collect();
+    let divergence = DivergenceTree::fit(x.view(), &scoring.failed).ok();
     let report = FitReport {
         experiment: experiment.to_string(),
         n_runs: table.len,
@@ -342,6 +367,10 @@ pub fn fit_and_score(
         features: spec.names(),
         settings: settings.clone(),
         splits,
+        divergence_rules: divergence
+            .as_ref()
+            .map(|t| t.rules(&spec.names()))
+            .unwrap_or_default(),
     };
     let saved = SavedModels {
         lrcast_version: crate::LRCAST_VERSION.into(),
@@ -349,6 +378,7 @@ pub fn fit_and_score(
         n_runs: table.len,
         feature_spec: spec,
         models,
+        divergence,
     };
     Ok((report, saved))
 }
@@ -402,8 +432,27 @@ impl Scoring<'_> {
             n_train: split.n_train(),
             n_test: split.n_test(),
             folds: split.folds.len(),
+            divergence: self.divergence(split),
             models,
         }
+    }
+
+    /// The failure tree and the constant failure rate, fitted per fold, scored pooled.
+    fn divergence(&self, split: &Split) -> Option<DivergenceScores> {
+        let (mut failed, mut tree, mut base) = (Vec::new(), Vec::new(), Vec::new());
+        for fold in &split.folds {
+            let train: Vec<bool> = fold.train.iter().map(|&i| self.failed[i]).collect();
+            let model =
+                DivergenceTree::fit(self.x.select(Axis(0), &fold.train).view(), &train).ok()?;
+            let rate = train.iter().filter(|&&f| f).count() as f64 / train.len() as f64;
+            tree.extend(model.probability(self.x.select(Axis(0), &fold.test).view()));
+            base.extend(fold.test.iter().map(|_| rate));
+            failed.extend(fold.test.iter().map(|&i| self.failed[i]));
+        }
+        Some(DivergenceScores {
+            tree: divergence::classifier_scores(&failed, &tree),
+            base_rate: divergence::classifier_scores(&failed, &base),
+        })
     }
 
     /// Fit `kind` on `train` rows and predict `test` rows.

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::tables;
 use super::{GroupSummary, Report};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}\
@@ -15,10 +16,6 @@ fn esc(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
-}
-
-fn opt(v: Option<f64>) -> String {
-    v.map_or("—".into(), |v| format!("{v:.3}"))
 }
 
 fn group_table(out: &mut String, title: &str, groups: &[GroupSummary]) {
@@ -104,47 +101,47 @@ pub fn render(r: &Report, figures: &[(String, String)]) -> String {
     for split in &r.fit.splits {
         let _ = write!(
             out,
-            "<h3><code>{}</code> — train {} / test {}</h3><p>{}</p>\
-             <table><tr><th>model</th><th>R²</th><th>MAE</th><th>RMSE</th><th>Spearman</th></tr>",
+            "<h3><code>{}</code> — train {} / test {}{}</h3><p>{}</p><table><tr>",
             esc(&split.split),
             split.n_train,
             split.n_test,
+            tables::folds_note(split),
             esc(&split.description)
         );
+        for h in tables::SCORE_HEADERS {
+            let _ = write!(out, "<th>{}</th>", esc(h));
+        }
+        out.push_str("</tr>");
         for m in &split.models {
-            let class = if m.baseline {
+            let class = if m.baseline || m.reference {
                 " class=\"baseline\""
             } else {
                 ""
             };
-            let name = if m.baseline {
-                format!("{} (baseline)", m.model)
+            let cells = tables::score_cells(m);
+            let span = if cells.len() == 1 {
+                format!(" colspan=\"{}\"", tables::SCORE_HEADERS.len() - 1)
             } else {
-                m.model.clone()
+                String::new()
             };
-            match &m.scores {
-                Some(s) => {
-                    let _ = write!(
-                        out,
-                        "<tr{class}><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td></tr>",
-                        esc(&name),
-                        opt(s.r2),
-                        s.mae,
-                        s.rmse,
-                        opt(s.spearman)
-                    );
-                }
-                None => {
-                    let _ = write!(
-                        out,
-                        "<tr{class}><td>{}</td><td colspan=\"4\">not fitted: {}</td></tr>",
-                        esc(&name),
-                        esc(m.error.as_deref().unwrap_or("unknown error"))
-                    );
-                }
+            let _ = write!(out, "<tr{class}><td>{}</td>", esc(&tables::label(m)));
+            for c in cells {
+                let _ = write!(out, "<td{span}>{}</td>", esc(&c));
             }
+            out.push_str("</tr>");
         }
         out.push_str("</table>\n");
+        if let Some(sentence) = tables::divergence_sentence(split) {
+            let _ = writeln!(out, "<p>{}</p>", esc(&sentence));
+        }
+    }
+    if !r.fit.divergence_rules.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h2>Which settings fail</h2><p>A decision tree (linfa-trees) on the whole corpus: \
+             the probability that a run diverges or collapses.</p><pre>{}</pre>",
+            esc(&r.fit.divergence_rules.join("\n"))
+        );
     }
     let _ = writeln!(
         out,

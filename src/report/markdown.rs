@@ -2,11 +2,8 @@
 
 use std::fmt::Write;
 
+use super::tables;
 use super::{GroupSummary, Report};
-
-fn opt(v: Option<f64>) -> String {
-    v.map_or("—".into(), |v| format!("{v:.3}"))
-}
 
 fn group_table(out: &mut String, title: &str, groups: &[GroupSummary]) {
     let _ = writeln!(
@@ -91,64 +88,41 @@ pub fn render(r: &Report) -> String {
             .join(", ")
     );
     for split in &r.fit.splits {
-        let folds = if split.folds > 1 {
-            format!(" ({} folds, mean train size)", split.folds)
-        } else {
-            String::new()
-        };
         let _ = writeln!(
             out,
-            "### `{}` — train {} / test {}{folds}\n\n{}\n",
-            split.split, split.n_train, split.n_test, split.description
+            "### `{}` — train {} / test {}{}\n\n{}\n",
+            split.split,
+            split.n_train,
+            split.n_test,
+            tables::folds_note(split),
+            split.description
         );
+        let _ = writeln!(out, "| {} |", tables::SCORE_HEADERS.join(" | "));
         let _ = writeln!(
             out,
-            "| model | n | R² | MAE | RMSE | Spearman | Kendall | top-1 regret | LR optimum hits | log10 LR error | curve regret |"
-        );
-        let _ = writeln!(
-            out,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---{}|",
+            "|---:".repeat(tables::SCORE_HEADERS.len() - 1)
         );
         for m in &split.models {
-            let name = if m.baseline {
-                format!("{} (baseline)", m.model)
-            } else if m.reference {
-                format!("{} (reference)", m.model)
-            } else {
-                m.model.clone()
-            };
-            match (&m.scores, &m.error) {
-                (Some(s), _) => {
-                    let (hits, lr_error, curve_regret) = match &s.optimum {
-                        Some(o) => (
-                            format!("{} / {}", o.hits, o.groups),
-                            format!("{:.2}", o.log10_lr_error),
-                            format!("{:.3}", o.regret),
-                        ),
-                        None => ("–".into(), "–".into(), "–".into()),
-                    };
-                    let _ = writeln!(
-                        out,
-                        "| {name} | {} | {} | {:.3} | {:.3} | {} | {} | {} | {hits} | {lr_error} | {curve_regret} |",
-                        s.n,
-                        opt(s.r2),
-                        s.mae,
-                        s.rmse,
-                        opt(s.spearman),
-                        opt(s.kendall),
-                        opt(s.regret),
-                    );
-                }
-                (None, error) => {
-                    let _ = writeln!(
-                        out,
-                        "| {name} | not fitted: {} | | | | | | | | | |",
-                        error.as_deref().unwrap_or("unknown error")
-                    );
-                }
-            }
+            let _ = writeln!(
+                out,
+                "| {} | {} |",
+                tables::label(m),
+                tables::score_cells(m).join(" | ")
+            );
+        }
+        if let Some(sentence) = tables::divergence_sentence(split) {
+            let _ = writeln!(out, "\n{sentence}");
         }
         out.push('\n');
+    }
+    if !r.fit.divergence_rules.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Which settings fail\n\nA decision tree (linfa-trees) on the whole corpus: the \
+             probability that a run diverges or collapses.\n\n```\n{}\n```\n",
+            r.fit.divergence_rules.join("\n")
+        );
     }
     let _ = writeln!(
         out,

@@ -5,6 +5,7 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod plot;
+pub mod tables;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -133,22 +134,6 @@ fn median(sorted: &[f64]) -> f64 {
     }
 }
 
-/// The outcome class of every run: the `outcome` column, or for runs written by lrcast 0.1 (which
-/// has none; its only task had 10 classes) derived the same way from `diverged` and `train_loss`.
-fn outcomes(table: &CorpusTable) -> Result<Vec<String>> {
-    let diverged = table.values("diverged")?;
-    let train_loss = table.values("train_loss")?;
-    let recorded = table.text("outcome").ok();
-    Ok((0..table.len)
-        .map(|i| match recorded.map(|o| o[i].as_str()) {
-            Some(o) if !o.is_empty() => o.to_string(),
-            _ if diverged[i] > 0.5 => "diverged".into(),
-            _ if train_loss[i] >= 10f64.ln() => "collapsed".into(),
-            _ => "trained".into(),
-        })
-        .collect())
-}
-
 fn groups(keys: &[String], top1: &[f64], outcome: &[String]) -> Vec<GroupSummary> {
     let mut by: BTreeMap<&str, (Vec<f64>, usize, usize)> = BTreeMap::new();
     for ((k, &t), o) in keys.iter().zip(top1).zip(outcome) {
@@ -181,7 +166,7 @@ pub fn build(
     fit: &FitReport,
 ) -> Result<Report> {
     let top1 = table.values("top1")?;
-    let outcome = outcomes(table)?;
+    let outcome = table.outcomes()?;
     let count = |class: &str| outcome.iter().filter(|o| *o == class).count();
     let arch = table.text("arch")?;
     let policy = table.text("policy_name")?;
@@ -268,7 +253,7 @@ fn best_by_mae(split: &SplitResult, baseline: bool) -> Option<(&str, &crate::pre
     split
         .models
         .iter()
-        .filter(|m| m.baseline == baseline)
+        .filter(|m| m.baseline == baseline && !m.reference)
         .filter_map(|m| m.scores.as_ref().map(|s| (m.model.as_str(), s)))
         .min_by(|a, b| a.1.mae.total_cmp(&b.1.mae))
 }
