@@ -4,6 +4,7 @@
 
 pub mod boosted;
 pub mod divergence;
+pub mod forest;
 pub mod holdout;
 pub mod models;
 pub mod scores;
@@ -277,6 +278,10 @@ pub fn export_features(table: &CorpusTable, settings: &FitSettings) -> Result<St
     Ok(out)
 }
 
+/// One fold's test predictions (`None`: a row the predictor cannot score) and the model's interval
+/// half-width, if it gives one.
+type FoldPrediction = (Vec<Option<f64>>, Option<f64>);
+
 /// The row-level data every protocol is scored on.
 struct Scoring<'a> {
     x: &'a Array2<f64>,
@@ -390,13 +395,20 @@ impl Scoring<'_> {
         let mut models: Vec<ModelScore> = ALL_MODELS
             .iter()
             .map(|&kind| {
-                let predictions: Result<Vec<Vec<Option<f64>>>> = split
+                let predictions: Result<Vec<FoldPrediction>> = split
                     .folds
                     .iter()
                     .map(|fold| self.fit_predict(kind, &fold.train, &fold.test))
                     .collect();
                 let (scores, error) = match predictions {
-                    Ok(p) => (self.pooled(split, &p, curves), None),
+                    Ok(p) => {
+                        let (p, widths): (Vec<_>, Vec<_>) = p.into_iter().unzip();
+                        let mut scores = self.pooled(split, &p, curves);
+                        if let Some(s) = scores.as_mut() {
+                            self.add_coverage(split, &p, &widths, s);
+                        }
+                        (scores, None)
+                    }
                     Err(e) => (None, Some(e.to_string())),
                 };
                 ModelScore {
@@ -455,13 +467,41 @@ impl Scoring<'_> {
         })
     }
 
-    /// Fit `kind` on `train` rows and predict `test` rows.
+    /// Coverage and mean width of per-fold intervals `prediction ± half_width` on the test rows,
+    /// when every fold's model gives an interval.
+    fn add_coverage(
+        &self,
+        split: &Split,
+        predictions: &[Vec<Option<f64>>],
+        half_widths: &[Option<f64>],
+        scores: &mut Scores,
+    ) {
+        let Some(widths) = half_widths.iter().copied().collect::<Option<Vec<f64>>>() else {
+            return;
+        };
+        let (mut inside, mut n, mut width) = (0usize, 0usize, 0.0);
+        for ((fold, p), w) in split.folds.iter().zip(predictions).zip(widths) {
+            for (&i, p) in fold.test.iter().zip(p) {
+                if let Some(p) = p {
+                    inside += usize::from((self.y[i] - p).abs() <= w);
+                    n += 1;
+                    width += 2.0 * w;
+                }
+            }
+        }
+        if n > 0 {
+            scores.coverage = Some(inside as f64 / n as f64);
+            scores.interval_width = Some(width / n as f64);
+        }
+    }
+
+    /// Fit `kind` on `train` rows and predict `test` rows; also the model's interval half-width.
     fn fit_predict(
         &self,
         kind: ModelKind,
         train: &[usize],
         test: &[usize],
-    ) -> Result<Vec<Option<f64>>> {
+    ) -> Result<FoldPrediction> {
         let pick = |rows: &[usize]| {
             (
                 self.x.select(Axis(0), rows),
@@ -487,7 +527,8 @@ impl Scoring<'_> {
             task: &task_test,
             arch: &arch_test,
         };
-        Ok(model.predict(test_rows).into_iter().map(Some).collect())
+        let predictions = model.predict(test_rows).into_iter().map(Some).collect();
+        Ok((predictions, model.interval_half_width()))
     }
 
     /// Scores of per-fold predictions (`None`: a row this predictor cannot score, e.g. a run

@@ -13,6 +13,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::boosted::{BoostedTrees, BoostedTreesParams};
+use super::forest::{RandomForest, RandomForestParams};
 use crate::error::{Error, Result};
 use crate::recipe::FitSettings;
 
@@ -36,6 +37,8 @@ pub enum ModelKind {
     ElasticNet,
     /// Gradient-boosted regression trees (perpetual, behind linfa's traits).
     BoostedTrees,
+    /// Random forest (smartcore, behind linfa's traits), with an out-of-bag 80 % interval.
+    RandomForest,
 }
 
 /// Every model, baselines first.
@@ -48,6 +51,7 @@ pub const ALL_MODELS: &[ModelKind] = &[
     ModelKind::Ridge,
     ModelKind::ElasticNet,
     ModelKind::BoostedTrees,
+    ModelKind::RandomForest,
 ];
 
 impl ModelKind {
@@ -62,6 +66,7 @@ impl ModelKind {
             ModelKind::Ridge => "ridge",
             ModelKind::ElasticNet => "elastic_net",
             ModelKind::BoostedTrees => "boosted_trees",
+            ModelKind::RandomForest => "random_forest",
         }
     }
 
@@ -124,6 +129,8 @@ pub enum FittedModel {
     },
     /// Gradient-boosted trees on the raw design matrix.
     Boosted(Box<BoostedTrees>),
+    /// Random forest on the raw design matrix.
+    Forest(Box<RandomForest>),
 }
 
 impl FittedModel {
@@ -166,6 +173,17 @@ impl FittedModel {
                 })
                 .collect(),
             FittedModel::Boosted(model) => model.predict(&rows.x).to_vec(),
+            FittedModel::Forest(model) => model.predict(&rows.x).to_vec(),
+        }
+    }
+}
+
+impl FittedModel {
+    /// Half-width of the model's 80 % prediction interval, for models that give one.
+    pub fn interval_half_width(&self) -> Option<f64> {
+        match self {
+            FittedModel::Forest(model) => Some(model.half_width()),
+            _ => None,
         }
     }
 }
@@ -212,6 +230,14 @@ pub fn fit(
                 .seed(settings.random_seed)
                 .fit(&dataset)
                 .map(|m| FittedModel::Boosted(Box::new(m)))
+                .map_err(|e| Error::Fit(e.to_string()))
+        }
+        ModelKind::RandomForest => {
+            let dataset = Dataset::new(rows.x.to_owned(), Array1::from(y.to_vec()));
+            RandomForestParams::new()
+                .seed(settings.random_seed)
+                .fit(&dataset)
+                .map(|m| FittedModel::Forest(Box::new(m)))
                 .map_err(|e| Error::Fit(e.to_string()))
         }
         ModelKind::Ols | ModelKind::Ridge | ModelKind::ElasticNet => {

@@ -28,6 +28,12 @@ pub struct Scores {
     /// Where the model puts each held-out LR curve's optimum (leave-one-group-out only).
     #[serde(default)]
     pub optimum: Option<OptimumScores>,
+    /// Share of held-out runs inside the model's 80 % prediction interval (models with one).
+    #[serde(default)]
+    pub coverage: Option<f64>,
+    /// Mean width of that interval.
+    #[serde(default)]
+    pub interval_width: Option<f64>,
 }
 
 /// How well the LR optimum of held-out curves is found: per held-out group, the run accuracies
@@ -158,6 +164,8 @@ pub fn score(actual: &[f64], predicted: &[f64]) -> Scores {
         n: actual.len(),
         regret: None,
         optimum: None,
+        coverage: None,
+        interval_width: None,
     }
 }
 

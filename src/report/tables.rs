@@ -15,6 +15,8 @@ pub const SCORE_HEADERS: &[&str] = &[
     "LR optimum hits",
     "log10 LR error",
     "curve regret",
+    "80 % interval coverage",
+    "interval width",
 ];
 
 /// A score, or — where it is undefined.
@@ -61,6 +63,8 @@ pub fn score_cells(m: &ModelScore) -> Vec<String> {
         hits,
         lr_error,
         curve_regret,
+        opt(s.coverage),
+        opt(s.interval_width),
     ]
 }
 
