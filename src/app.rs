@@ -9,7 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{
     BenchArgs, Cli, Command, ExportCommand, ExportFeaturesArgs, GenerateArgs, LrFindArgs,
-    PipelineArgs, ScheduleArgs, ScheduleFormat, StackArgs, StageArgs,
+    PipelineArgs, PredictArgs, QueryArgs, RecommendArgs, ScheduleArgs, ScheduleFormat, StackArgs,
+    StageArgs,
 };
 use crate::corpus::CorpusTable;
 use crate::corpus::{CorpusStore, ensure_writable_dir};
@@ -32,6 +33,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::LrFind(args) => lr_find(args, quiet),
         Command::Bench(args) => bench(args),
         Command::Export(ExportCommand::Features(args)) => export_features(args, quiet),
+        Command::Predict(args) => predict_command(args),
+        Command::Recommend(args) => recommend_command(args),
     }
 }
 
@@ -218,6 +221,121 @@ fn fit(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
             dir.display()
         ),
     );
+    Ok(())
+}
+
+/// The saved models, the runs a query describes, and their answers.
+fn answer_query(
+    args: &QueryArgs,
+    policies: Vec<toml::Value>,
+    base_lrs: Vec<f64>,
+) -> Result<Vec<predict::query::Answer>> {
+    let (saved, recipe_text, recipe_path) = predict::query::load(&args.model)?;
+    let query = predict::query::Query {
+        task: args.task.clone(),
+        arch: args.arch.clone(),
+        policies,
+        base_lrs,
+        set: args.set.clone(),
+    };
+    let runs = predict::query::runs(&recipe_text, &recipe_path, &query)?;
+    predict::query::answer(&saved, saved.best_model.as_deref(), &runs)
+}
+
+/// Accuracy as printed: clipped to [0, 1] (the scores never clip).
+fn shown(v: f64) -> String {
+    format!("{:.3}", v.clamp(0.0, 1.0))
+}
+
+/// `lrcast predict`.
+fn predict_command(args: PredictArgs) -> Result<()> {
+    let policy = toml::Value::String(args.policy.clone());
+    let answers = answer_query(&args.query, vec![policy], Vec::new())?;
+    if args.query.json {
+        println!("{}", predict::to_json(&answers).trim_end());
+        return Ok(());
+    }
+    for a in &answers {
+        println!(
+            "{} · {} · {} (base LR {})",
+            a.task, a.arch, a.policy, a.base_lr
+        );
+        if let Some(p) = a.failure_probability {
+            println!("  P(diverges or collapses) = {p:.2}  (decision tree)");
+        }
+        for (k, p) in a.predictions.iter().enumerate() {
+            let interval = p.interval.map_or(String::new(), |(lo, hi)| {
+                format!("  80 % [{}, {}]", shown(lo), shown(hi))
+            });
+            let lead = if k == 0 {
+                "  ← best on held-out curves"
+            } else {
+                ""
+            };
+            println!("  {:<15} top-1 {}{interval}{lead}", p.model, shown(p.top1));
+        }
+        for w in &a.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    println!("(accuracies clipped to [0, 1] for display)");
+    Ok(())
+}
+
+/// `lrcast recommend`.
+fn recommend_command(args: RecommendArgs) -> Result<()> {
+    let (saved, recipe_text, _) = predict::query::load(&args.query.model)?;
+    let policies = predict::query::recipe_policies(&recipe_text);
+    let &(lo, hi) = saved
+        .ranges
+        .get("base_lr")
+        .ok_or_else(|| Error::BadArgument {
+            flag: "--model".into(),
+            value: args.query.model.display().to_string(),
+            message: "the saved models have no base-LR range; refit with `lrcast fit`".into(),
+        })?;
+    let mut answers = answer_query(
+        &args.query,
+        policies,
+        predict::query::log_spaced(lo, hi, args.lrs),
+    )?;
+    answers.sort_by(|a, b| b.predictions[0].top1.total_cmp(&a.predictions[0].top1));
+    answers.truncate(args.top);
+    if args.query.json {
+        println!("{}", predict::to_json(&answers).trim_end());
+        return Ok(());
+    }
+    let model = answers
+        .first()
+        .map_or("-".to_string(), |a| a.predictions[0].model.clone());
+    println!("ranked by {model} (best on held-out curves); accuracies clipped to [0, 1]");
+    println!(
+        "{:<44} {:>9} {:>7} {:>15} {:>7}",
+        "policy", "base LR", "top-1", "80 % interval", "P(fail)"
+    );
+    for a in &answers {
+        let p = &a.predictions[0];
+        let interval = p.interval.map_or("-".to_string(), |(l, h)| {
+            format!("[{}, {}]", shown(l), shown(h))
+        });
+        let fail = a
+            .failure_probability
+            .map_or("-".to_string(), |f| format!("{f:.2}"));
+        println!(
+            "{:<44} {:>9} {:>7} {:>15} {:>7}",
+            a.policy,
+            a.base_lr,
+            shown(p.top1),
+            interval,
+            fail
+        );
+    }
+    let mut warnings: Vec<&String> = answers.iter().flat_map(|a| &a.warnings).collect();
+    warnings.sort();
+    warnings.dedup();
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
     Ok(())
 }
 

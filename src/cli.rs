@@ -43,6 +43,56 @@ pub enum Command {
     /// Write what the fit stage sees, for other tools.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Predict the accuracy of a run that was never trained, with every saved model, its 80 %
+    /// interval and the probability that it diverges; warns outside the training ranges.
+    Predict(PredictArgs),
+    /// Rank the recipe's policies over a range of base LRs for a task and architecture by
+    /// predicted accuracy, with intervals and failure risk.
+    Recommend(RecommendArgs),
+}
+
+/// What `predict` and `recommend` share.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Directory written by `lrcast fit` (models/<experiment>/).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Task spec, e.g. mnist1d.
+    #[arg(long)]
+    pub task: String,
+    /// Architecture spec, e.g. mlp:hidden=100;100.
+    #[arg(long)]
+    pub arch: String,
+    /// Grid keys for the run, one value each: base_lr, weight_decay, momentum, batch_size, seed,
+    /// epochs, optimizer (others come from the recipe the models were fitted on).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lrcast predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub query: QueryArgs,
+    /// LR policy spec with its LR, e.g. cosine:lr=0.1 (or give the LR with --set base_lr=…).
+    #[arg(long)]
+    pub policy: String,
+}
+
+/// `lrcast recommend`.
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    #[command(flatten)]
+    pub query: QueryArgs,
+    /// Base LRs tried per policy, log-spaced over the training range.
+    #[arg(long, default_value_t = 13)]
+    pub lrs: usize,
+    /// Rows printed.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
 }
 
 /// `lrcast export …`.

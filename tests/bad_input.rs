@@ -420,3 +420,27 @@ fn a_stack_over_the_memory_budget() {
         ],
     );
 }
+
+#[test]
+fn predict_with_bad_queries_says_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = ["--task", "mnist1d", "--arch", "mlp"];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["predict"];
+        args.extend(extra);
+        args.extend(base);
+        lrcast(dir.path(), &args)
+    };
+    // No model directory.
+    let out = run(&["--model", "models/none", "--policy", "cosine:lr=0.1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("lrcast fit"), "{}", stderr(&out));
+    // A model directory whose models.json is not one.
+    let models = dir.path().join("models/x");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::write(models.join("models.json"), "{}").unwrap();
+    std::fs::write(models.join("recipe.toml"), TINY_RECIPE).unwrap();
+    let out = run(&["--model", "models/x", "--policy", "cosine:lr=0.1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("refit"), "{}", stderr(&out));
+}

@@ -134,6 +134,96 @@ fn tiny_pipeline_end_to_end_then_resume_trains_nothing() {
         lines[1]
     );
 
+    // predict: every saved model, the lead one first, a failure probability, and a warning when
+    // the LR lies outside the training range.
+    let query = [
+        "--model",
+        "models/tiny",
+        "--task",
+        "mnist1d:num_samples=1000",
+        "--arch",
+        "mlp:hidden=32",
+    ];
+    let mut args = vec!["predict", "--policy", "cosine:lr=0.03", "--json"];
+    args.extend(query);
+    let out = lrcast(dir.path(), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answers: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let answer = &answers[0];
+    assert_eq!(answer["base_lr"], 0.03);
+    assert_eq!(
+        answer["predictions"].as_array().unwrap().len(),
+        saved.models.len()
+    );
+    assert_eq!(
+        answer["predictions"][0]["model"].as_str(),
+        saved.best_model.as_deref()
+    );
+    let p = answer["failure_probability"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&p));
+    assert!(
+        answer["warnings"].as_array().unwrap().is_empty(),
+        "{answer}"
+    );
+    let mut args = vec!["predict", "--policy", "cosine", "--set", "base_lr=100"];
+    args.extend(query);
+    let out = lrcast(dir.path(), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("base_lr = 100 is outside the training range"),
+        "{}",
+        stderr(&out)
+    );
+    // recommend: ranked by the lead model, best first.
+    let mut args = vec!["recommend", "--lrs", "5", "--top", "4", "--json"];
+    args.extend(query);
+    let out = lrcast(dir.path(), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ranked: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tops: Vec<f64> = ranked
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["predictions"][0]["top1"].as_f64().unwrap())
+        .collect();
+    assert_eq!(tops.len(), 4);
+    assert!(tops.windows(2).all(|w| w[0] >= w[1]), "{tops:?}");
+    // Bad queries: exit 2 with what to fix.
+    for (extra, needle) in [
+        (&["--policy", "cosine"][..], "no learning rate"),
+        (
+            &["--policy", "cosine:lr=0.1", "--set", "colour=red"],
+            "valid: base_lr",
+        ),
+        (
+            &["--policy", "cosine:lr=0.1", "--set", "batch_size=3.5"],
+            "whole number",
+        ),
+        (&["--policy", "cosnie:lr=0.1"], "cosine"),
+    ] {
+        let mut args = vec!["predict"];
+        args.extend(extra);
+        args.extend(query);
+        let out = lrcast(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{extra:?}: {}", stderr(&out));
+    }
+    let out = lrcast(
+        dir.path(),
+        &[
+            "predict",
+            "--model",
+            "models/tiny",
+            "--task",
+            "nosuchtask",
+            "--arch",
+            "mlp",
+            "--policy",
+            "cosine:lr=0.1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
     // No temporary file is left anywhere.
     assert!(
         files_under(dir.path())

@@ -57,6 +57,106 @@ impl Cell {
     }
 }
 
+/// The LR summary of a run's planned schedule (for a metric-driven policy, the initial LR held
+/// throughout: what it applies until the metric first reduces it).
+fn planned_lr(run: &RunSpec) -> crate::train::LrSummary {
+    if run.lr_policy.is_metric_driven() {
+        let lr = run.lr_policy.initial_lr();
+        return crate::train::LrSummary {
+            initial: lr,
+            peak: lr,
+            last: lr,
+            mean: lr,
+        };
+    }
+    let schedule = run.lr_policy.lr_series(0, run.total_steps() as usize);
+    crate::train::LrSummary {
+        initial: schedule.first().copied().unwrap_or(f64::NAN),
+        peak: schedule.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        last: schedule.last().copied().unwrap_or(f64::NAN),
+        mean: schedule.iter().sum::<f64>() / schedule.len().max(1) as f64,
+    }
+}
+
+/// The cell of column `name` that the run spec alone decides (`None` for outcome columns).
+fn spec_cell(run: &RunSpec, name: &str) -> Option<Cell> {
+    let s = &run.settings;
+    Some(match name {
+        "run_id" => Cell::Str(run.run_id.clone()),
+        "task" => Cell::Str(run.task.spec_string()),
+        "task_family" => Cell::Str(run.task.family().into()),
+        "n_train" => Cell::I64(run.task.train_size() as i64),
+        "n_test" => Cell::I64(run.task.test_size() as i64),
+        "arch" => Cell::Str(run.arch.spec_string()),
+        "arch_family" => Cell::Str(run.arch.family().into()),
+        "num_params" => Cell::I64(
+            run.arch
+                .num_params(&run.task.shape(), run.task.num_classes()) as i64,
+        ),
+        "policy" => Cell::Str(run.policy.to_string()),
+        "policy_name" => Cell::Str(run.lr_policy.name()),
+        "base_lr" => Cell::F64(run.base_lr),
+        "optimizer" => Cell::Str(s.optimizer.kind.name().into()),
+        "momentum" => Cell::F64(s.momentum),
+        "nesterov" => Cell::Bool(s.optimizer.nesterov),
+        "weight_decay" => Cell::F64(s.weight_decay),
+        "batch_size" => Cell::I64(s.batch_size as i64),
+        "epochs" => Cell::I64(s.epochs as i64),
+        "steps_per_epoch" => Cell::I64(run.steps_per_epoch as i64),
+        "total_steps" => Cell::I64(run.total_steps() as i64),
+        "seed" => Cell::I64(s.seed as i64),
+        "divergence_factor" => Cell::F64(s.divergence_factor),
+        "target_accuracy" => Cell::F64(s.target_accuracy),
+        "data_seed" => Cell::I64(s.data_seed as i64),
+        "decoupled_weight_decay" => Cell::Bool(s.optimizer.decoupled_weight_decay),
+        "beta2" => Cell::F64(s.optimizer.beta2),
+        "eps" => Cell::F64(s.optimizer.eps),
+        "clip_grad_norm" => Cell::OptF64(s.optimizer.clip_grad_norm),
+        "label_smoothing" => Cell::F64(s.label_smoothing),
+        "dropout" => Cell::F64(run.arch.dropout()),
+        "input_shape" => Cell::Str(
+            run.task
+                .shape()
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("x"),
+        ),
+        "num_classes" => Cell::I64(run.task.num_classes() as i64),
+        "validation" => Cell::F64(run.validation.map_or(0.0, |v| v.fraction)),
+        "validation_seed" => Cell::I64(run.validation.map_or(0, |v| v.seed as i64)),
+        "n_val" => Cell::I64(run.n_val() as i64),
+        _ => return None,
+    })
+}
+
+/// The spec columns of `runs` (everything known before training, with the planned LR summary and
+/// policy parameters) as corpus cells, one row per run: what `predict` and `recommend` feed the
+/// saved models. Outcome columns are absent.
+pub fn spec_rows(runs: &[RunSpec]) -> Vec<Vec<(String, Cell)>> {
+    runs.iter()
+        .map(|run| {
+            let planned = planned_lr(run);
+            let mut row: Vec<(String, Cell)> = COLUMNS
+                .iter()
+                .filter_map(|c| spec_cell(run, c.name).map(|cell| (c.name.to_string(), cell)))
+                .collect();
+            for (name, v) in [
+                ("lr_initial", planned.initial),
+                ("lr_peak", planned.peak),
+                ("lr_final", planned.last),
+                ("lr_mean", planned.mean),
+            ] {
+                row.push((name.into(), Cell::F64(v)));
+            }
+            for (k, v) in run.lr_policy.hyperparameters() {
+                row.push((policy_param_column(&k), Cell::F64(v)));
+            }
+            row
+        })
+        .collect()
+}
+
 /// A finished run, ready to be written.
 #[derive(Debug, Clone)]
 pub struct RunRecord {
@@ -69,25 +169,17 @@ pub struct RunRecord {
 impl RunRecord {
     /// Assemble the row of `run` from its `outcome`.
     pub fn new(experiment: &str, run: &RunSpec, outcome: &TrainOutcome, finished_at: i64) -> Self {
-        let total_steps = run.total_steps();
         // The planned schedule, known before training; a metric-driven policy (plateau) has no plan,
         // so its summary is of the LRs it actually applied.
         let planned = if run.lr_policy.is_metric_driven() {
             outcome.applied_lr
         } else {
-            let schedule = run.lr_policy.lr_series(0, total_steps as usize);
-            crate::train::LrSummary {
-                initial: schedule.first().copied().unwrap_or(f64::NAN),
-                peak: schedule.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                last: schedule.last().copied().unwrap_or(f64::NAN),
-                mean: schedule.iter().sum::<f64>() / schedule.len().max(1) as f64,
-            }
+            planned_lr(run)
         };
         let curve = |f: &dyn Fn(&crate::train::EpochRecord) -> f64| {
             Cell::ListF64(outcome.epochs.iter().map(f).collect())
         };
         let m = &outcome.final_metrics;
-        let s = &run.settings;
         let last = outcome.epochs.last();
         let val = last.and_then(|e| e.validation);
         let train_eval = last.map(|e| e.train_eval);
@@ -99,8 +191,10 @@ impl RunRecord {
             .collect();
         let ensemble = outcome.ensemble.as_ref();
         let cell = |name: &'static str| -> Cell {
+            if let Some(cell) = spec_cell(run, name) {
+                return cell;
+            }
             match name {
-                "run_id" => Cell::Str(run.run_id.clone()),
                 "experiment" => Cell::Str(experiment.to_string()),
                 "lrcast_version" => Cell::Str(crate::LRCAST_VERSION.into()),
                 "burn_version" => Cell::Str(crate::BURN_VERSION.into()),
@@ -108,54 +202,10 @@ impl RunRecord {
                 "finished_at" => Cell::I64(finished_at),
                 "wall_seconds" => Cell::F64(outcome.wall_seconds),
                 "stack_size" => Cell::I64(outcome.stack_size as i64),
-                "task" => Cell::Str(run.task.spec_string()),
-                "task_family" => Cell::Str(run.task.family().into()),
-                "n_train" => Cell::I64(run.task.train_size() as i64),
-                "n_test" => Cell::I64(run.task.test_size() as i64),
-                "arch" => Cell::Str(run.arch.spec_string()),
-                "arch_family" => Cell::Str(run.arch.family().into()),
-                "num_params" => Cell::I64(
-                    run.arch
-                        .num_params(&run.task.shape(), run.task.num_classes())
-                        as i64,
-                ),
-                "policy" => Cell::Str(run.policy.to_string()),
-                "policy_name" => Cell::Str(run.lr_policy.name()),
-                "base_lr" => Cell::F64(run.base_lr),
                 "lr_initial" => Cell::F64(planned.initial),
                 "lr_peak" => Cell::F64(planned.peak),
                 "lr_final" => Cell::F64(planned.last),
                 "lr_mean" => Cell::F64(planned.mean),
-                "optimizer" => Cell::Str(s.optimizer.kind.name().into()),
-                "momentum" => Cell::F64(s.momentum),
-                "nesterov" => Cell::Bool(s.optimizer.nesterov),
-                "weight_decay" => Cell::F64(s.weight_decay),
-                "batch_size" => Cell::I64(s.batch_size as i64),
-                "epochs" => Cell::I64(s.epochs as i64),
-                "steps_per_epoch" => Cell::I64(run.steps_per_epoch as i64),
-                "total_steps" => Cell::I64(total_steps as i64),
-                "seed" => Cell::I64(s.seed as i64),
-                "divergence_factor" => Cell::F64(s.divergence_factor),
-                "target_accuracy" => Cell::F64(s.target_accuracy),
-                "data_seed" => Cell::I64(s.data_seed as i64),
-                "decoupled_weight_decay" => Cell::Bool(s.optimizer.decoupled_weight_decay),
-                "beta2" => Cell::F64(s.optimizer.beta2),
-                "eps" => Cell::F64(s.optimizer.eps),
-                "clip_grad_norm" => Cell::OptF64(s.optimizer.clip_grad_norm),
-                "label_smoothing" => Cell::F64(s.label_smoothing),
-                "dropout" => Cell::F64(run.arch.dropout()),
-                "input_shape" => Cell::Str(
-                    run.task
-                        .shape()
-                        .iter()
-                        .map(|d| d.to_string())
-                        .collect::<Vec<_>>()
-                        .join("x"),
-                ),
-                "num_classes" => Cell::I64(run.task.num_classes() as i64),
-                "validation" => Cell::F64(run.validation.map_or(0.0, |v| v.fraction)),
-                "validation_seed" => Cell::I64(run.validation.map_or(0, |v| v.seed as i64)),
-                "n_val" => Cell::I64(run.n_val() as i64),
                 "outcome" => Cell::Str(outcome.outcome.name().into()),
                 "top1" => Cell::F64(m.top1),
                 "top5" => Cell::F64(m.top5),

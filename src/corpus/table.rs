@@ -104,6 +104,42 @@ impl CorpusTable {
 }
 
 impl CorpusTable {
+    /// A table of spec rows (from [`super::record::spec_rows`]): strings as text columns, numbers
+    /// and flags as numeric ones; a column some rows lack is null there.
+    pub fn from_cells(rows: &[Vec<(String, super::record::Cell)>]) -> Self {
+        use super::record::Cell;
+        let mut table = CorpusTable {
+            len: rows.len(),
+            ..Default::default()
+        };
+        for (i, row) in rows.iter().enumerate() {
+            for (name, cell) in row {
+                let number = match cell {
+                    Cell::Str(v) => {
+                        let column = table
+                            .text
+                            .entry(name.clone())
+                            .or_insert_with(|| vec![String::new(); rows.len()]);
+                        column[i] = v.clone();
+                        continue;
+                    }
+                    Cell::F64(v) => Some(*v),
+                    Cell::I64(v) => Some(*v as f64),
+                    Cell::OptI64(v) => v.map(|v| v as f64),
+                    Cell::OptF64(v) => *v,
+                    Cell::Bool(v) => Some(f64::from(u8::from(*v))),
+                    Cell::ListF64(_) | Cell::ListI64(_) => continue,
+                };
+                let column = table
+                    .numeric
+                    .entry(name.clone())
+                    .or_insert_with(|| vec![None; rows.len()]);
+                column[i] = number;
+            }
+        }
+        table
+    }
+
     /// The outcome class of every run (`trained`, `diverged` or `collapsed`): the `outcome` column,
     /// or for runs written by lrcast 0.1 (which has none; its only task had 10 classes) derived
     /// the same way from `diverged` and `train_loss`.

@@ -91,6 +91,14 @@ impl FeatureTable {
         Ok(Self { table })
     }
 
+    /// Rows for runs not trained yet (what `predict` and `recommend` ask about): their spec
+    /// columns, with the same derived columns as a corpus.
+    pub fn from_runs(runs: &[crate::recipe::RunSpec]) -> Result<Self> {
+        Self::from_corpus(CorpusTable::from_cells(&crate::corpus::record::spec_rows(
+            runs,
+        )))
+    }
+
     /// The underlying rows.
     pub fn table(&self) -> &CorpusTable {
         &self.table

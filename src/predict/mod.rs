@@ -7,9 +7,10 @@ pub mod divergence;
 pub mod forest;
 pub mod holdout;
 pub mod models;
+pub mod query;
 pub mod scores;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, Axis};
@@ -109,9 +110,45 @@ pub struct SavedModels {
     /// The failure classifier (absent when it could not be fitted).
     #[serde(default)]
     pub divergence: Option<DivergenceTree>,
+    /// The model with the lowest error on the lead protocol (leave one task × architecture ×
+    /// policy group out), the one `predict` and `recommend` lead with.
+    #[serde(default)]
+    pub best_model: Option<String>,
+    /// Range `[min, max]` of each numeric feature column over the training runs.
+    #[serde(default)]
+    pub ranges: BTreeMap<String, (f64, f64)>,
+    /// Categories seen in training, per categorical column.
+    #[serde(default)]
+    pub categories: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl SavedModels {
+    /// Where row `i` of `table` leaves what the models were fitted on: a category never seen, or
+    /// a value outside a feature's training range (named, with the range).
+    pub fn warnings(&self, table: &CorpusTable, i: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        for (column, seen) in &self.categories {
+            if let Ok(values) = table.text(column)
+                && !seen.contains(&values[i])
+            {
+                out.push(format!(
+                    "{column} `{}` was not in the training runs (seen: {})",
+                    values[i],
+                    seen.iter().cloned().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        for (column, &(lo, hi)) in &self.ranges {
+            let value = table.numeric.get(column).and_then(|v| v[i]);
+            if let Some(v) = value.filter(|v| *v < lo || *v > hi) {
+                out.push(format!(
+                    "{column} = {v} is outside the training range [{lo}, {hi}]: an extrapolation"
+                ));
+            }
+        }
+        out
+    }
+
     /// Predict the target for every row of `table` with the model called `name`.
     pub fn predict(&self, name: &str, table: &CorpusTable) -> Result<Vec<f64>> {
         let model = self
@@ -132,11 +169,12 @@ impl SavedModels {
     /// Load from `models/<experiment>/models.json`.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| {
-            Error::Runtime(format!(
-                "{}: not a saved lrcast model file: {e}",
-                path.display()
-            ))
+        serde_json::from_str(&text).map_err(|e| Error::BadArgument {
+            flag: "--model".into(),
+            value: path.display().to_string(),
+            message: format!(
+                "not a model file of this lrcast version ({e}); refit with `lrcast fit RECIPE`"
+            ),
         })
     }
 }
@@ -282,6 +320,42 @@ pub fn export_features(table: &CorpusTable, settings: &FitSettings) -> Result<St
 /// half-width, if it gives one.
 type FoldPrediction = (Vec<Option<f64>>, Option<f64>);
 
+/// The fitted model (not a baseline or reference) with the lowest pooled MAE on the lead protocol,
+/// else on grouped K-fold, else on the first protocol.
+fn best_model(splits: &[SplitResult]) -> Option<String> {
+    let lead = ["logo:task+arch+policy", "kfold:5"]
+        .iter()
+        .find_map(|name| splits.iter().find(|s| s.split == *name))
+        .or(splits.first())?;
+    lead.models
+        .iter()
+        .filter(|m| !m.baseline && !m.reference)
+        .filter_map(|m| m.scores.as_ref().map(|s| (m.model.clone(), s.mae)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(name, _)| name)
+}
+
+/// Raw range of every column behind a numeric feature of `spec`, over the corpus runs.
+fn training_ranges(spec: &FeatureSpec, table: &CorpusTable) -> BTreeMap<String, (f64, f64)> {
+    let mut out = BTreeMap::new();
+    for term in &spec.terms {
+        let crate::features::Term::Numeric { column, .. } = term else {
+            continue;
+        };
+        let Some(values) = table.numeric.get(column) else {
+            continue;
+        };
+        let present = values.iter().flatten().copied();
+        let (lo, hi) = present.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        if lo <= hi {
+            out.insert(column.clone(), (lo, hi));
+        }
+    }
+    out
+}
+
 /// The row-level data every protocol is scored on.
 struct Scoring<'a> {
     x: &'a Array2<f64>,
@@ -381,6 +455,15 @@ pub fn fit_and_score(
         lrcast_version: crate::LRCAST_VERSION.into(),
         experiment: experiment.to_string(),
         n_runs: table.len,
+        best_model: best_model(&report.splits),
+        ranges: training_ranges(&spec, table),
+        categories: crate::features::CATEGORICAL_COLUMNS
+            .iter()
+            .filter_map(|&c| {
+                let values = table.text(c).ok()?;
+                Some((c.to_string(), values.iter().cloned().collect()))
+            })
+            .collect(),
         feature_spec: spec,
         models,
         divergence,

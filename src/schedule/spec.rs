@@ -215,6 +215,24 @@ impl PolicySpec {
         }
     }
 
+    /// The spec without scalar parameter `key` (everywhere [`Self::with_param`] would set it):
+    /// `predict` turns `cosine:lr=0.1` back into the grid's `cosine` plus a base LR of 0.1.
+    pub fn without_param(&self, key: &str) -> PolicySpec {
+        let mut out = self.clone();
+        out.remove_param(&key.to_ascii_lowercase());
+        out
+    }
+
+    fn remove_param(&mut self, key: &str) {
+        match &mut self.node {
+            Node::Leaf(leaf) => {
+                leaf.params.remove(key);
+            }
+            Node::Seq { phases, .. } => phases.iter_mut().for_each(|p| p.remove_param(key)),
+            Node::Product(factors) => factors[0].remove_param(key),
+        }
+    }
+
     fn accepts_key(&self, key: &str) -> bool {
         match &self.node {
             Node::Leaf(l) => l.info.param(key).is_some(),
