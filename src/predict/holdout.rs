@@ -118,6 +118,93 @@ pub fn extreme_value_split(hyperparameter: &str, values: &[f64], q: f64) -> Resu
     ))
 }
 
+/// The extreme-value holdout among the runs that trained: the quantiles are taken over the values
+/// of runs that neither diverged nor collapsed (`trained[i]`), the test set is the trained runs at
+/// or beyond them, and training uses every run strictly inside (whatever its outcome). Failed runs
+/// at the extremes are left out of both sides, so the score is about accuracy where training
+/// works, not about recognising failures (the failure classifier is scored for that).
+pub fn extreme_trained_split(
+    hyperparameter: &str,
+    values: &[f64],
+    trained: &[bool],
+    q: f64,
+) -> Result<Split, String> {
+    let present: Vec<f64> = values
+        .iter()
+        .zip(trained)
+        .filter(|(v, t)| **t && !v.is_nan())
+        .map(|(v, _)| *v)
+        .collect();
+    if present.is_empty() {
+        return Err(format!("no run that trained has `{hyperparameter}`"));
+    }
+    let (low, high) = (quantile(&present, q), quantile(&present, 1.0 - q));
+    let (mut train, mut test, mut left_out) = (Vec::new(), Vec::new(), 0usize);
+    for (i, &v) in values.iter().enumerate() {
+        let extreme = !v.is_nan() && (v <= low || v >= high);
+        match (extreme, trained[i]) {
+            (false, _) => train.push(i),
+            (true, true) => test.push(i),
+            (true, false) => left_out += 1,
+        }
+    }
+    if train.is_empty() || test.is_empty() {
+        return Err(format!(
+            "the runs that trained span too few `{hyperparameter}` values to hold out both ends"
+        ));
+    }
+    let held: BTreeSet<u64> = test.iter().map(|&i| values[i].to_bits()).collect();
+    let held: Vec<String> = held
+        .into_iter()
+        .map(|b| fmt_value(f64::from_bits(b)))
+        .collect();
+    let description = format!(
+        "test = the {} runs that trained with {hyperparameter} ≤ {} or ≥ {} (values {}: quantile \
+         {q} at each end of the runs that trained); train = the {} runs in between; {} failed \
+         runs at those values left out",
+        test.len(),
+        fmt_value(low),
+        fmt_value(high),
+        held.join(", "),
+        train.len(),
+        left_out,
+    );
+    Ok(Split::single(
+        format!("extreme_trained:{hyperparameter}"),
+        description,
+        train,
+        test,
+    ))
+}
+
+/// Extrapolation along the training budget: with more than one `epochs` value in the corpus, test
+/// on the runs with the longest budget after training on the shorter ones. `None` otherwise.
+pub fn longest_budget_split(epochs: &[f64]) -> Option<Split> {
+    let longest = epochs
+        .iter()
+        .copied()
+        .filter(|v| !v.is_nan())
+        .reduce(f64::max)?;
+    let (test, train): (Vec<usize>, Vec<usize>) =
+        (0..epochs.len()).partition(|&i| epochs[i] == longest);
+    if train.is_empty() {
+        return None;
+    }
+    let description = format!(
+        "test = the {} runs with the longest budget ({} epochs); train = the {} runs with \
+         shorter budgets",
+        test.len(),
+        fmt_value(longest),
+        train.len()
+    );
+    Some(Split::single(
+        "budget:epochs".into(),
+        description,
+        train,
+        test,
+    ))
+}
+
 /// Configuration groups in a seeded random order (each group: the rows of one configuration).
 fn shuffled_groups(configs: &[String], seed: u64) -> Vec<Vec<usize>> {
     let mut by: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -304,5 +391,32 @@ mod tests {
         assert_eq!(quantile(&v, 0.0), 1.0);
         assert!((quantile(&v, 0.1) - 1.3).abs() < 1e-12);
         assert_eq!(quantile(&v, 1.0), 4.0);
+    }
+
+    #[test]
+    fn extremes_among_trained_runs_leave_failed_extremes_out() {
+        // LRs 1..=5, two runs each; the runs at LR 5 failed.
+        let values: Vec<f64> = (0..10).map(|i| (i / 2 + 1) as f64).collect();
+        let trained: Vec<bool> = values.iter().map(|&v| v < 5.0).collect();
+        let split = extreme_trained_split("base_lr", &values, &trained, 0.1).unwrap();
+        let fold = &split.folds[0];
+        let held: Vec<f64> = fold.test.iter().map(|&i| values[i]).collect();
+        assert_eq!(held, vec![1.0, 1.0, 4.0, 4.0]);
+        assert_eq!(fold.train, vec![2, 3, 4, 5]);
+        assert!(
+            split.description.contains("2 failed runs"),
+            "{}",
+            split.description
+        );
+        assert!(extreme_trained_split("x", &values, &[false; 10], 0.1).is_err());
+    }
+
+    #[test]
+    fn the_longest_budget_is_held_out() {
+        let epochs = [5.0, 10.0, 20.0, 20.0, 5.0];
+        let split = longest_budget_split(&epochs).unwrap();
+        assert_eq!(split.folds[0].test, vec![2, 3]);
+        assert_eq!(split.folds[0].train, vec![0, 1, 4]);
+        assert!(longest_budget_split(&[5.0, 5.0]).is_none());
     }
 }

@@ -41,6 +41,14 @@ pub struct ModelScore {
     pub scores: Option<Scores>,
     /// Why the model could not be fitted, if it could not.
     pub error: Option<String>,
+    /// Half-width of an 80 % interval calibrated on this protocol: the conformal quantile of the
+    /// model's absolute held-out errors over all folds (what `predict` adds around a prediction
+    /// when this is the lead protocol).
+    #[serde(default)]
+    pub interval_half_width: Option<f64>,
+    /// The same scores restricted to each task of the test set (when it holds more than one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_task: BTreeMap<String, Scores>,
 }
 
 /// How well failures are predicted on one split.
@@ -92,6 +100,9 @@ pub struct FitReport {
     /// The failure tree fitted on the whole corpus, as rules.
     #[serde(default)]
     pub divergence_rules: Vec<String>,
+    /// Protocols that could not be formed on this corpus, and why.
+    #[serde(default)]
+    pub skipped: Vec<String>,
 }
 
 /// Models fitted on the whole corpus, with the feature spec needed to apply them.
@@ -120,6 +131,12 @@ pub struct SavedModels {
     /// Categories seen in training, per categorical column.
     #[serde(default)]
     pub categories: BTreeMap<String, BTreeSet<String>>,
+    /// Half-width of each model's 80 % prediction interval, calibrated on `interval_protocol`.
+    #[serde(default)]
+    pub intervals: BTreeMap<String, f64>,
+    /// The protocol whose held-out errors calibrate `intervals`.
+    #[serde(default)]
+    pub interval_protocol: Option<String>,
 }
 
 impl SavedModels {
@@ -217,18 +234,21 @@ fn configurations(table: &CorpusTable) -> Vec<String> {
         .collect()
 }
 
-/// Every holdout protocol of the corpus: per recipe hyperparameter its extreme-value holdout and a
-/// grouped random split of the same size; leave-one-group-out by task × architecture × policy and
-/// by each alone (where there are two groups or more); grouped 5-fold.
+/// Every holdout protocol of the corpus: per recipe hyperparameter its extreme-value holdout over
+/// the whole grid, the same among the runs that trained, and a grouped random split of the same
+/// size; the longest training budget when epochs vary; leave-one-group-out by task × architecture
+/// × policy and by each alone; grouped 5-fold. Protocols this corpus cannot form (one group, too
+/// few configurations) come back in the second list with the reason.
 fn protocols(
     table: &CorpusTable,
     configs: &[String],
     settings: &FitSettings,
-) -> Result<Vec<Split>> {
+) -> Result<(Vec<Split>, Vec<String>)> {
     let task = table.text("task")?;
     let arch = table.text("arch")?;
     let policy = table.text("policy_name")?;
-    let mut protocols = Vec::new();
+    let trained: Vec<bool> = table.outcomes()?.iter().map(|o| o == "trained").collect();
+    let (mut protocols, mut skipped) = (Vec::new(), Vec::new());
     for hyperparameter in &settings.holdout {
         let values = table.values(hyperparameter)?;
         let extreme = holdout::extreme_value_split(hyperparameter, &values, settings.quantile)
@@ -239,7 +259,22 @@ fn protocols(
             extreme.n_test(),
             settings.random_seed,
         );
-        protocols.extend([extreme, random]);
+        protocols.push(extreme);
+        match holdout::extreme_trained_split(hyperparameter, &values, &trained, settings.quantile) {
+            Ok(split) => protocols.push(split),
+            Err(why) => skipped.push(format!("extreme_trained:{hyperparameter}: {why}")),
+        }
+        protocols.push(random);
+    }
+    match table.numeric.get("epochs") {
+        Some(epochs) => {
+            let epochs: Vec<f64> = epochs.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+            match holdout::longest_budget_split(&epochs) {
+                Some(split) => protocols.push(split),
+                None => skipped.push("budget:epochs: every run has the same budget".into()),
+            }
+        }
+        None => skipped.push("budget:epochs: the corpus has no epochs column".into()),
     }
     let key = |parts: &[&[String]]| -> Vec<String> {
         (0..table.len)
@@ -263,23 +298,30 @@ fn protocols(
         ("policy", "policy", key(&[policy])),
     ];
     for (name, what, keys) in &groupings {
-        protocols.extend(holdout::leave_one_group_out(name, what, keys));
+        match holdout::leave_one_group_out(name, what, keys) {
+            Some(split) => protocols.push(split),
+            None => skipped.push(format!("logo:{name}: the corpus holds one {what} only")),
+        }
     }
-    protocols.extend(holdout::grouped_kfold(configs, 5, settings.random_seed));
-    Ok(protocols)
+    match holdout::grouped_kfold(configs, 5, settings.random_seed) {
+        Some(split) => protocols.push(split),
+        None => skipped.push("kfold:5: fewer than 5 configurations".into()),
+    }
+    Ok((protocols, skipped))
 }
 
 /// The exact design matrix, target and protocol folds as CSV, so that other tools can fit on the
 /// same features and splits: `run_id`, one column per feature, the target, then one `fold:<protocol>`
 /// column per protocol (`train` / `test` for a single split, else the label of the fold that tests
-/// the row).
+/// the row; empty where the protocol leaves the row out, e.g. a failed run at an extreme of
+/// `extreme_trained`).
 pub fn export_features(table: &CorpusTable, settings: &FitSettings) -> Result<String> {
     let rows = FeatureTable::from_corpus(table.clone())?;
     let spec = FeatureSpec::infer(&rows)?;
     let x = spec.matrix(&rows)?;
     let y = spec.target(&rows)?;
     let configs = configurations(table);
-    let protocols = protocols(table, &configs, settings)?;
+    let (protocols, _) = protocols(table, &configs, settings)?;
     let mut labels = vec![vec![String::new(); protocols.len()]; table.len];
     for (p, split) in protocols.iter().enumerate() {
         for fold in &split.folds {
@@ -316,18 +358,37 @@ pub fn export_features(table: &CorpusTable, settings: &FitSettings) -> Result<St
     Ok(out)
 }
 
-/// One fold's test predictions (`None`: a row the predictor cannot score) and the model's interval
-/// half-width, if it gives one.
-type FoldPrediction = (Vec<Option<f64>>, Option<f64>);
+/// Per fold, the prediction of each test row (`None`: a row the predictor cannot score).
+type FoldPredictions = Vec<Vec<Option<f64>>>;
 
-/// The fitted model (not a baseline or reference) with the lowest pooled MAE on the lead protocol,
-/// else on grouped K-fold, else on the first protocol.
-fn best_model(splits: &[SplitResult]) -> Option<String> {
-    let lead = ["logo:task+arch+policy", "kfold:5"]
+/// Nominal coverage of every prediction interval.
+pub const INTERVAL_COVERAGE: f64 = 0.8;
+
+/// The split-conformal half-width from absolute calibration errors: their
+/// `⌈(n + 1) · coverage⌉ / n` quantile (at most the largest error).
+pub fn conformal_half_width(mut errors: Vec<f64>) -> Option<f64> {
+    errors.retain(|e| e.is_finite());
+    if errors.is_empty() {
+        return None;
+    }
+    let n = errors.len() as f64;
+    let level = (((n + 1.0) * INTERVAL_COVERAGE).ceil() / n).min(1.0);
+    Some(holdout::quantile(&errors, level))
+}
+
+/// The lead protocol: leave one task × architecture × policy group out, else grouped K-fold, else
+/// the first protocol.
+fn lead_protocol(splits: &[SplitResult]) -> Option<&SplitResult> {
+    ["logo:task+arch+policy", "kfold:5"]
         .iter()
         .find_map(|name| splits.iter().find(|s| s.split == *name))
-        .or(splits.first())?;
-    lead.models
+        .or(splits.first())
+}
+
+/// The fitted model (not a baseline or reference) with the lowest pooled MAE on the lead protocol.
+fn best_model(splits: &[SplitResult]) -> Option<String> {
+    lead_protocol(splits)?
+        .models
         .iter()
         .filter(|m| !m.baseline && !m.reference)
         .filter_map(|m| m.scores.as_ref().map(|s| (m.model.clone(), s.mae)))
@@ -363,6 +424,8 @@ struct Scoring<'a> {
     arch: &'a [String],
     y: &'a [f64],
     base_lr: Vec<f64>,
+    /// Each row's configuration (its spec without the seeds).
+    configs: &'a [String],
     /// Mean target of the other seeds of each row's configuration (`None` without a twin).
     twin: Vec<Option<f64>>,
     /// 1 / classes of each row, when the corpus records the classes.
@@ -416,14 +479,15 @@ pub fn fit_and_score(
         arch,
         y: &y,
         base_lr: table.values("base_lr")?,
+        configs: &configs,
         twin,
         chance,
         failed: table.outcomes()?.iter().map(|o| o != "trained").collect(),
         settings,
     };
 
-    let protocols = protocols(table, &configs, settings)?;
-    let splits = protocols.iter().map(|p| scoring.score(p)).collect();
+    let (protocols, skipped) = protocols(table, &configs, settings)?;
+    let splits: Vec<SplitResult> = protocols.iter().map(|p| scoring.score(p)).collect();
 
     let all = Rows {
         x: x.view(),
@@ -433,12 +497,41 @@ pub fn fit_and_score(
     let models = ALL_MODELS
         .iter()
         .filter_map(|&kind| {
-            models::fit(kind, all, &y, settings)
+            models::fit(kind, all, &y, &scoring.failed, settings)
                 .ok()
                 .map(|m| (kind.name().to_string(), m))
         })
         .collect();
     let divergence = DivergenceTree::fit(x.view(), &scoring.failed).ok();
+    let lead = lead_protocol(&splits);
+    let intervals = lead
+        .map(|s| {
+            s.models
+                .iter()
+                .filter(|m| !m.reference)
+                .filter_map(|m| m.interval_half_width.map(|w| (m.model.clone(), w)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let saved = SavedModels {
+        lrcast_version: crate::LRCAST_VERSION.into(),
+        experiment: experiment.to_string(),
+        n_runs: table.len,
+        best_model: best_model(&splits),
+        ranges: training_ranges(&spec, table),
+        categories: crate::features::CATEGORICAL_COLUMNS
+            .iter()
+            .filter_map(|&c| {
+                let values = table.text(c).ok()?;
+                Some((c.to_string(), values.iter().cloned().collect()))
+            })
+            .collect(),
+        intervals,
+        interval_protocol: lead.map(|s| s.split.clone()),
+        feature_spec: spec.clone(),
+        models,
+        divergence: divergence.clone(),
+    };
     let report = FitReport {
         experiment: experiment.to_string(),
         n_runs: table.len,
@@ -450,23 +543,7 @@ pub fn fit_and_score(
             .as_ref()
             .map(|t| t.rules(&spec.names()))
             .unwrap_or_default(),
-    };
-    let saved = SavedModels {
-        lrcast_version: crate::LRCAST_VERSION.into(),
-        experiment: experiment.to_string(),
-        n_runs: table.len,
-        best_model: best_model(&report.splits),
-        ranges: training_ranges(&spec, table),
-        categories: crate::features::CATEGORICAL_COLUMNS
-            .iter()
-            .filter_map(|&c| {
-                let values = table.text(c).ok()?;
-                Some((c.to_string(), values.iter().cloned().collect()))
-            })
-            .collect(),
-        feature_spec: spec,
-        models,
-        divergence,
+        skipped,
     };
     Ok((report, saved))
 }
@@ -474,48 +551,38 @@ pub fn fit_and_score(
 impl Scoring<'_> {
     /// Every model and reference on every fold of `split`, scored on the pooled predictions.
     fn score(&self, split: &Split) -> SplitResult {
-        let curves = split.name.starts_with("logo:");
         let mut models: Vec<ModelScore> = ALL_MODELS
             .iter()
             .map(|&kind| {
-                let predictions: Result<Vec<FoldPrediction>> = split
+                let predictions: Result<FoldPredictions> = split
                     .folds
                     .iter()
                     .map(|fold| self.fit_predict(kind, &fold.train, &fold.test))
                     .collect();
-                let (scores, error) = match predictions {
+                match predictions {
                     Ok(p) => {
-                        let (p, widths): (Vec<_>, Vec<_>) = p.into_iter().unzip();
-                        let mut scores = self.pooled(split, &p, curves);
-                        if let Some(s) = scores.as_mut() {
-                            self.add_coverage(split, &p, &widths, s);
-                        }
-                        (scores, None)
+                        let widths = self.conformal_widths(kind, split, &p);
+                        self.model_score(kind.name(), kind.is_baseline(), false, split, &p, widths)
                     }
-                    Err(e) => (None, Some(e.to_string())),
-                };
-                ModelScore {
-                    model: kind.name().into(),
-                    baseline: kind.is_baseline(),
-                    reference: false,
-                    scores,
-                    error,
+                    Err(e) => ModelScore {
+                        model: kind.name().into(),
+                        baseline: kind.is_baseline(),
+                        reference: false,
+                        scores: None,
+                        error: Some(e.to_string()),
+                        interval_half_width: None,
+                        per_task: BTreeMap::new(),
+                    },
                 }
             })
             .collect();
         let mut reference = |name: &str, of: &dyn Fn(usize) -> Option<f64>| {
-            let p: Vec<Vec<Option<f64>>> = split
+            let p: FoldPredictions = split
                 .folds
                 .iter()
                 .map(|f| f.test.iter().map(|&i| of(i)).collect())
                 .collect();
-            models.push(ModelScore {
-                model: name.into(),
-                baseline: false,
-                reference: true,
-                scores: self.pooled(split, &p, curves),
-                error: None,
-            });
+            models.push(self.model_score(name, false, true, split, &p, None));
         };
         reference("twin_seed", &|i| self.twin[i]);
         if let Some(chance) = &self.chance {
@@ -530,6 +597,141 @@ impl Scoring<'_> {
             divergence: self.divergence(split),
             models,
         }
+    }
+
+    /// The scores of one predictor's per-fold predictions: pooled, per task, with bootstrap
+    /// intervals, and with interval coverage when `widths` (one half-width per fold) are given.
+    fn model_score(
+        &self,
+        name: &str,
+        baseline: bool,
+        reference: bool,
+        split: &Split,
+        predictions: &FoldPredictions,
+        widths: Option<Vec<f64>>,
+    ) -> ModelScore {
+        // (row, prediction, half-width of its fold's interval)
+        let rows: Vec<(usize, f64, Option<f64>)> = split
+            .folds
+            .iter()
+            .zip(predictions)
+            .enumerate()
+            .flat_map(|(f, (fold, p))| {
+                let w = widths.as_ref().map(|w| w[f]);
+                fold.test
+                    .iter()
+                    .zip(p)
+                    .filter_map(move |(&i, p)| p.map(|p| (i, p, w)))
+            })
+            .collect();
+        let mut scores = self.pooled(split, predictions);
+        if let Some(s) = scores.as_mut() {
+            self.add_intervals(&rows, s);
+        }
+        let tasks: BTreeSet<&str> = rows.iter().map(|r| self.task[r.0].as_str()).collect();
+        let per_task = if tasks.len() > 1 {
+            tasks
+                .into_iter()
+                .filter_map(|t| {
+                    let of_task: Vec<_> = rows
+                        .iter()
+                        .copied()
+                        .filter(|r| self.task[r.0] == t)
+                        .collect();
+                    let (a, p): (Vec<f64>, Vec<f64>) =
+                        of_task.iter().map(|r| (self.y[r.0], r.1)).unzip();
+                    (a.len() >= 2).then(|| {
+                        let mut s = scores::score(&a, &p);
+                        self.add_intervals(&of_task, &mut s);
+                        (t.to_string(), s)
+                    })
+                })
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        ModelScore {
+            model: name.into(),
+            baseline,
+            reference,
+            scores,
+            error: None,
+            interval_half_width: conformal_half_width(
+                rows.iter().map(|r| (self.y[r.0] - r.1).abs()).collect(),
+            ),
+            per_task,
+        }
+    }
+
+    /// Bootstrap intervals of the scores, and coverage and mean width of the per-row intervals
+    /// `prediction ± half-width` where every row has one.
+    fn add_intervals(&self, rows: &[(usize, f64, Option<f64>)], scores: &mut Scores) {
+        let (a, p): (Vec<f64>, Vec<f64>) = rows.iter().map(|r| (self.y[r.0], r.1)).unzip();
+        let clusters: Vec<&str> = rows.iter().map(|r| self.configs[r.0].as_str()).collect();
+        scores.ci = scores::bootstrap_intervals(&a, &p, &clusters, self.settings.random_seed);
+        let widths: Option<Vec<f64>> = rows.iter().map(|r| r.2).collect();
+        if let Some(widths) = widths.filter(|w| !w.is_empty()) {
+            let inside = rows
+                .iter()
+                .zip(&widths)
+                .filter(|(r, w)| (self.y[r.0] - r.1).abs() <= **w)
+                .count();
+            scores.coverage = Some(inside as f64 / rows.len() as f64);
+            scores.interval_width = Some(2.0 * widths.iter().sum::<f64>() / rows.len() as f64);
+        }
+    }
+
+    /// Per-fold conformal half-widths for `kind`, calibrated without the fold's own test rows:
+    /// with several folds, on the held-out errors of the other folds (each fold's interval then
+    /// reflects how far off the model was on the other held-out groups); with a single fold, on
+    /// the held-out errors of a grouped 5-fold inside its training rows. `None` when there is
+    /// nothing to calibrate on.
+    fn conformal_widths(
+        &self,
+        kind: ModelKind,
+        split: &Split,
+        predictions: &FoldPredictions,
+    ) -> Option<Vec<f64>> {
+        let errors: Vec<Vec<f64>> = split
+            .folds
+            .iter()
+            .zip(predictions)
+            .map(|(fold, p)| {
+                fold.test
+                    .iter()
+                    .zip(p)
+                    .filter_map(|(&i, p)| p.map(|p| (self.y[i] - p).abs()))
+                    .collect()
+            })
+            .collect();
+        if split.folds.len() > 1 {
+            return (0..errors.len())
+                .map(|f| {
+                    let others: Vec<f64> = errors
+                        .iter()
+                        .enumerate()
+                        .filter(|(g, _)| *g != f)
+                        .flat_map(|(_, e)| e.iter().copied())
+                        .collect();
+                    conformal_half_width(others)
+                })
+                .collect();
+        }
+        let train = &split.folds.first()?.train;
+        let configs: Vec<String> = train.iter().map(|&i| self.configs[i].clone()).collect();
+        let inner = holdout::grouped_kfold(&configs, 5, self.settings.random_seed)?;
+        let mut calibration = Vec::new();
+        for fold in &inner.folds {
+            let pick = |rows: &[usize]| rows.iter().map(|&k| train[k]).collect::<Vec<_>>();
+            let test = pick(&fold.test);
+            let p = self.fit_predict(kind, &pick(&fold.train), &test).ok()?;
+            calibration.extend(
+                test.iter()
+                    .zip(p)
+                    .filter_map(|(&i, p)| p.map(|p| (self.y[i] - p).abs())),
+            );
+        }
+        Some(vec![conformal_half_width(calibration)?])
     }
 
     /// The failure tree and the constant failure rate, fitted per fold, scored pooled.
@@ -550,41 +752,13 @@ impl Scoring<'_> {
         })
     }
 
-    /// Coverage and mean width of per-fold intervals `prediction ± half_width` on the test rows,
-    /// when every fold's model gives an interval.
-    fn add_coverage(
-        &self,
-        split: &Split,
-        predictions: &[Vec<Option<f64>>],
-        half_widths: &[Option<f64>],
-        scores: &mut Scores,
-    ) {
-        let Some(widths) = half_widths.iter().copied().collect::<Option<Vec<f64>>>() else {
-            return;
-        };
-        let (mut inside, mut n, mut width) = (0usize, 0usize, 0.0);
-        for ((fold, p), w) in split.folds.iter().zip(predictions).zip(widths) {
-            for (&i, p) in fold.test.iter().zip(p) {
-                if let Some(p) = p {
-                    inside += usize::from((self.y[i] - p).abs() <= w);
-                    n += 1;
-                    width += 2.0 * w;
-                }
-            }
-        }
-        if n > 0 {
-            scores.coverage = Some(inside as f64 / n as f64);
-            scores.interval_width = Some(width / n as f64);
-        }
-    }
-
-    /// Fit `kind` on `train` rows and predict `test` rows; also the model's interval half-width.
+    /// Fit `kind` on `train` rows and predict `test` rows.
     fn fit_predict(
         &self,
         kind: ModelKind,
         train: &[usize],
         test: &[usize],
-    ) -> Result<FoldPrediction> {
+    ) -> Result<Vec<Option<f64>>> {
         let pick = |rows: &[usize]| {
             (
                 self.x.select(Axis(0), rows),
@@ -599,29 +773,26 @@ impl Scoring<'_> {
         let (x_train, task_train, arch_train) = pick(train);
         let (x_test, task_test, arch_test) = pick(test);
         let y_train: Vec<f64> = train.iter().map(|&i| self.y[i]).collect();
+        let failed_train: Vec<bool> = train.iter().map(|&i| self.failed[i]).collect();
         let train_rows = Rows {
             x: x_train.view(),
             task: &task_train,
             arch: &arch_train,
         };
-        let model = models::fit(kind, train_rows, &y_train, self.settings)?;
+        let model = models::fit(kind, train_rows, &y_train, &failed_train, self.settings)?;
         let test_rows = Rows {
             x: x_test.view(),
             task: &task_test,
             arch: &arch_test,
         };
-        let predictions = model.predict(test_rows).into_iter().map(Some).collect();
-        Ok((predictions, model.interval_half_width()))
+        Ok(model.predict(test_rows).into_iter().map(Some).collect())
     }
 
     /// Scores of per-fold predictions (`None`: a row this predictor cannot score, e.g. a run
-    /// without a seed twin), pooled over folds; regret and curve optima per fold.
-    fn pooled(
-        &self,
-        split: &Split,
-        predictions: &[Vec<Option<f64>>],
-        curves: bool,
-    ) -> Option<Scores> {
+    /// without a seed twin), pooled over folds; regret per fold, and LR-curve optima per fold on
+    /// leave-one-group-out protocols (where each fold is a whole curve).
+    fn pooled(&self, split: &Split, predictions: &FoldPredictions) -> Option<Scores> {
+        let curves = split.name.starts_with("logo:");
         let (mut actual, mut predicted) = (Vec::new(), Vec::new());
         let (mut regrets, mut curve_rows) = (Vec::new(), Vec::new());
         for (fold, p) in split.folds.iter().zip(predictions) {

@@ -1,8 +1,10 @@
 //! The model zoo: honest baselines (global mean, per-task, per-architecture and per-task-and-
 //! architecture means), linear models fitted with linfa (ordinary least squares, ridge, elastic
-//! net) on standardised, linearly independent features, and gradient-boosted trees
-//! ([`super::boosted`]). A fitted model is plain serialisable data, so it can be saved, loaded
-//! and applied to new rows. Predictions are never clipped here: scores see what a model says.
+//! net) on standardised, linearly independent features, gradient-boosted trees ([`super::boosted`]),
+//! a random forest ([`super::forest`]) and a hurdle model (the failure tree times the accuracy of a
+//! failed run, plus the forest fitted on the runs that trained). A fitted model is plain
+//! serialisable data, so it can be saved, loaded and applied to new rows. Predictions are never
+//! clipped here: scores see what a model says.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +15,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::boosted::{BoostedTrees, BoostedTreesParams};
+use super::divergence::DivergenceTree;
 use super::forest::{RandomForest, RandomForestParams};
 use crate::error::{Error, Result};
 use crate::recipe::FitSettings;
@@ -37,8 +40,12 @@ pub enum ModelKind {
     ElasticNet,
     /// Gradient-boosted regression trees (perpetual, behind linfa's traits).
     BoostedTrees,
-    /// Random forest (smartcore, behind linfa's traits), with an out-of-bag 80 % interval.
+    /// Random forest (smartcore, behind linfa's traits).
     RandomForest,
+    /// Hurdle: P(fail) from the failure tree × the mean accuracy of failed training runs, plus
+    /// (1 − P(fail)) × a random forest fitted on the runs that trained, so failed runs neither
+    /// drag the accuracy model down nor vanish from the prediction.
+    HurdleForest,
 }
 
 /// Every model, baselines first.
@@ -52,6 +59,7 @@ pub const ALL_MODELS: &[ModelKind] = &[
     ModelKind::ElasticNet,
     ModelKind::BoostedTrees,
     ModelKind::RandomForest,
+    ModelKind::HurdleForest,
 ];
 
 impl ModelKind {
@@ -67,6 +75,7 @@ impl ModelKind {
             ModelKind::ElasticNet => "elastic_net",
             ModelKind::BoostedTrees => "boosted_trees",
             ModelKind::RandomForest => "random_forest",
+            ModelKind::HurdleForest => "hurdle_forest",
         }
     }
 
@@ -131,6 +140,12 @@ pub enum FittedModel {
     Boosted(Box<BoostedTrees>),
     /// Random forest on the raw design matrix.
     Forest(Box<RandomForest>),
+    /// `p · failed_mean + (1 − p) · trained(x)` with `p` the failure tree's probability.
+    Hurdle {
+        failure: Box<DivergenceTree>,
+        failed_mean: f64,
+        trained: Box<FittedModel>,
+    },
 }
 
 impl FittedModel {
@@ -174,25 +189,27 @@ impl FittedModel {
                 .collect(),
             FittedModel::Boosted(model) => model.predict(&rows.x).to_vec(),
             FittedModel::Forest(model) => model.predict(&rows.x).to_vec(),
+            FittedModel::Hurdle {
+                failure,
+                failed_mean,
+                trained,
+            } => failure
+                .probability(rows.x)
+                .into_iter()
+                .zip(trained.predict(rows))
+                .map(|(p, a)| p * failed_mean + (1.0 - p) * a)
+                .collect(),
         }
     }
 }
 
-impl FittedModel {
-    /// Half-width of the model's 80 % prediction interval, for models that give one.
-    pub fn interval_half_width(&self) -> Option<f64> {
-        match self {
-            FittedModel::Forest(model) => Some(model.half_width()),
-            _ => None,
-        }
-    }
-}
-
-/// Fit `kind` on `rows` with target `y`.
+/// Fit `kind` on `rows` with target `y`; `failed[i]` says whether run `i` diverged or collapsed
+/// (only the hurdle model reads it).
 pub fn fit(
     kind: ModelKind,
     rows: Rows<'_>,
     y: &[f64],
+    failed: &[bool],
     settings: &FitSettings,
 ) -> Result<FittedModel> {
     if y.is_empty() {
@@ -240,10 +257,46 @@ pub fn fit(
                 .map(|m| FittedModel::Forest(Box::new(m)))
                 .map_err(|e| Error::Fit(e.to_string()))
         }
+        ModelKind::HurdleForest => fit_hurdle(rows, y, failed, settings),
         ModelKind::Ols | ModelKind::Ridge | ModelKind::ElasticNet => {
             fit_linear(kind, rows.x, y, settings)
         }
     }
+}
+
+/// The hurdle model: the failure tree on every row, the forest on the rows that trained (on every
+/// row when fewer than 2 trained), the mean accuracy of the failed rows (0 when none failed: then
+/// the tree's probability is small and the term barely counts).
+fn fit_hurdle(
+    rows: Rows<'_>,
+    y: &[f64],
+    failed: &[bool],
+    settings: &FitSettings,
+) -> Result<FittedModel> {
+    let failure = DivergenceTree::fit(rows.x, failed)?;
+    let trained: Vec<usize> = (0..y.len()).filter(|&i| !failed[i]).collect();
+    let trained = if trained.len() < 2 {
+        (0..y.len()).collect()
+    } else {
+        trained
+    };
+    let failed_y: Vec<f64> = (0..y.len()).filter(|&i| failed[i]).map(|i| y[i]).collect();
+    let failed_mean = if failed_y.is_empty() {
+        0.0
+    } else {
+        failed_y.iter().sum::<f64>() / failed_y.len() as f64
+    };
+    let x = rows.x.select(Axis(0), &trained);
+    let dataset = Dataset::new(x, trained.iter().map(|&i| y[i]).collect::<Array1<f64>>());
+    let forest = RandomForestParams::new()
+        .seed(settings.random_seed)
+        .fit(&dataset)
+        .map_err(|e| Error::Fit(e.to_string()))?;
+    Ok(FittedModel::Hurdle {
+        failure: Box::new(failure),
+        failed_mean,
+        trained: Box::new(FittedModel::Forest(Box::new(forest))),
+    })
 }
 
 /// Standardise, keep a linearly independent set of columns, fit with linfa.
@@ -389,7 +442,7 @@ mod tests {
             arch: &arch,
         };
         for kind in [ModelKind::Ols, ModelKind::Ridge, ModelKind::ElasticNet] {
-            let model = fit(kind, rows, &y, &settings()).unwrap();
+            let model = fit(kind, rows, &y, &[false; 6], &settings()).unwrap();
             let p = model.predict(rows);
             for (a, b) in p.iter().zip(&y) {
                 assert!((a - b).abs() < 1e-3, "{kind:?}: {a} vs {b}");
@@ -411,12 +464,12 @@ mod tests {
             task: &task,
             arch: &arch,
         };
-        let global = fit(ModelKind::GlobalMean, rows, &y, &settings()).unwrap();
+        let global = fit(ModelKind::GlobalMean, rows, &y, &[false; 4], &settings()).unwrap();
         assert!(global.predict(rows).iter().all(|p| (p - 0.6).abs() < 1e-12));
-        let by_arch = fit(ModelKind::ArchMean, rows, &y, &settings()).unwrap();
+        let by_arch = fit(ModelKind::ArchMean, rows, &y, &[false; 4], &settings()).unwrap();
         let p = by_arch.predict(rows);
         assert!((p[0] - 0.3).abs() < 1e-12 && (p[3] - 0.9).abs() < 1e-12);
-        let by_task = fit(ModelKind::TaskMean, rows, &y, &settings()).unwrap();
+        let by_task = fit(ModelKind::TaskMean, rows, &y, &[false; 4], &settings()).unwrap();
         assert!((by_task.predict(rows)[1] - 0.7).abs() < 1e-12);
         let unseen = vec!["c".to_string()];
         let x1 = Array2::<f64>::zeros((1, 1));
@@ -427,7 +480,7 @@ mod tests {
         };
         assert!((by_arch.predict(unseen_rows)[0] - 0.6).abs() < 1e-12);
         // An unseen task × architecture pair falls back to its task's mean.
-        let both = fit(ModelKind::TaskArchMean, rows, &y, &settings()).unwrap();
+        let both = fit(ModelKind::TaskArchMean, rows, &y, &[false; 4], &settings()).unwrap();
         let (t, a) = (vec!["t".to_string()], vec!["c".to_string()]);
         let p = both.predict(Rows {
             x: x1.view(),
@@ -435,5 +488,39 @@ mod tests {
             arch: &a,
         });
         assert!((p[0] - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_hurdle_predicts_failures_at_their_accuracy_and_the_rest_by_the_forest() {
+        // x in [0, 1): runs with x ≥ 0.8 fail at accuracy 0.1, the others follow a smooth curve.
+        let n = 200;
+        let x = Array2::from_shape_fn((n, 1), |(i, _)| (i as f64 * 0.618).fract());
+        let failed: Vec<bool> = x.column(0).iter().map(|&v| v >= 0.8).collect();
+        let y: Vec<f64> = x
+            .column(0)
+            .iter()
+            .zip(&failed)
+            .map(|(&v, &f)| if f { 0.1 } else { 0.5 + 0.4 * v })
+            .collect();
+        let names = vec!["a".to_string(); n];
+        let rows = Rows {
+            x: x.view(),
+            task: &names,
+            arch: &names,
+        };
+        let model = fit(ModelKind::HurdleForest, rows, &y, &failed, &settings()).unwrap();
+        let probe = array![[0.1], [0.5], [0.95]];
+        let names = vec!["a".to_string(); 3];
+        let p = model.predict(Rows {
+            x: probe.view(),
+            task: &names,
+            arch: &names,
+        });
+        assert!((p[0] - 0.54).abs() < 0.03, "{p:?}");
+        assert!((p[1] - 0.70).abs() < 0.03, "{p:?}");
+        assert!((p[2] - 0.1).abs() < 0.03, "{p:?}");
+        let back: FittedModel =
+            serde_json::from_str(&serde_json::to_string(&model).unwrap()).unwrap();
+        assert_eq!(back.predict(rows), model.predict(rows));
     }
 }

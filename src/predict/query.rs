@@ -247,7 +247,7 @@ pub fn answer(saved: &SavedModels, best: Option<&str>, runs: &[RunSpec]) -> Resu
             (
                 name.clone(),
                 model.predict(model_rows),
-                model.interval_half_width(),
+                saved.intervals.get(name.as_str()).copied(),
             )
         })
         .collect();

@@ -34,6 +34,92 @@ pub struct Scores {
     /// Mean width of that interval.
     #[serde(default)]
     pub interval_width: Option<f64>,
+    /// 90 % bootstrap confidence intervals of the scores (resampling whole configurations).
+    #[serde(default)]
+    pub ci: Option<ScoreIntervals>,
+}
+
+/// 90 % confidence intervals `[5th, 95th percentile]` of scores over bootstrap resamples of the
+/// test set, drawn by configuration (a configuration's seeds stay together).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoreIntervals {
+    /// Resamples drawn.
+    pub resamples: usize,
+    /// MAE.
+    pub mae: [f64; 2],
+    /// RMSE.
+    pub rmse: [f64; 2],
+    /// R² (absent when a resample had a constant target).
+    pub r2: Option<[f64; 2]>,
+    /// Spearman (absent when a resample had a constant side).
+    pub spearman: Option<[f64; 2]>,
+}
+
+/// Bootstrap resamples behind [`ScoreIntervals`].
+pub const BOOTSTRAP_RESAMPLES: usize = 200;
+
+/// Cluster bootstrap of MAE, RMSE, R² and Spearman: `clusters[i]` names row `i`'s configuration;
+/// each resample draws as many clusters as there are, with replacement (seeded). `None` with fewer
+/// than 2 clusters.
+pub fn bootstrap_intervals(
+    actual: &[f64],
+    predicted: &[f64],
+    clusters: &[&str],
+    seed: u64,
+) -> Option<ScoreIntervals> {
+    use rand::{Rng, SeedableRng};
+    let mut rows_of: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, c) in clusters.iter().enumerate() {
+        rows_of.entry(c).or_default().push(i);
+    }
+    let groups: Vec<Vec<usize>> = rows_of.into_values().collect();
+    if groups.len() < 2 {
+        return None;
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let (mut mae, mut rmse, mut r2, mut rho) = (vec![], vec![], Some(vec![]), Some(vec![]));
+    let (mut a, mut p) = (Vec::new(), Vec::new());
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        a.clear();
+        p.clear();
+        for _ in 0..groups.len() {
+            for &i in &groups[rng.random_range(0..groups.len())] {
+                a.push(actual[i]);
+                p.push(predicted[i]);
+            }
+        }
+        let n = a.len() as f64;
+        let mean = a.iter().sum::<f64>() / n;
+        let ss_tot: f64 = a.iter().map(|v| (v - mean).powi(2)).sum();
+        let ss_res: f64 = a.iter().zip(&p).map(|(x, y)| (x - y).powi(2)).sum();
+        mae.push(a.iter().zip(&p).map(|(x, y)| (x - y).abs()).sum::<f64>() / n);
+        rmse.push((ss_res / n).sqrt());
+        r2 = r2.and_then(|mut v: Vec<f64>| {
+            (ss_tot > 0.0).then(|| {
+                v.push(1.0 - ss_res / ss_tot);
+                v
+            })
+        });
+        rho = rho.and_then(|mut v: Vec<f64>| {
+            spearman(&a, &p).map(|r| {
+                v.push(r);
+                v
+            })
+        });
+    }
+    let band = |v: Vec<f64>| {
+        [
+            super::holdout::quantile(&v, 0.05),
+            super::holdout::quantile(&v, 0.95),
+        ]
+    };
+    Some(ScoreIntervals {
+        resamples: BOOTSTRAP_RESAMPLES,
+        mae: band(mae),
+        rmse: band(rmse),
+        r2: r2.map(band),
+        spearman: rho.map(band),
+    })
 }
 
 /// How well the LR optimum of held-out curves is found: per held-out group, the run accuracies
@@ -166,6 +252,7 @@ pub fn score(actual: &[f64], predicted: &[f64]) -> Scores {
         optimum: None,
         coverage: None,
         interval_width: None,
+        ci: None,
     }
 }
 
@@ -263,5 +350,31 @@ mod tests {
         assert!(pearson(&a, &b).unwrap() < 0.99);
         let rev: Vec<f64> = b.iter().rev().copied().collect();
         assert!((spearman(&a, &rev).unwrap() + 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bootstrap_intervals_bracket_the_score_and_are_seeded() {
+        let actual: Vec<f64> = (0..40).map(|i| (i as f64 * 0.37).sin()).collect();
+        let predicted: Vec<f64> = actual
+            .iter()
+            .enumerate()
+            .map(|(i, a)| a + 0.1 * ((i * 13 % 7) as f64 - 3.0) / 3.0)
+            .collect();
+        let names: Vec<String> = (0..40).map(|i| format!("c{}", i / 2)).collect();
+        let clusters: Vec<&str> = names.iter().map(String::as_str).collect();
+        let ci = bootstrap_intervals(&actual, &predicted, &clusters, 1).unwrap();
+        let s = score(&actual, &predicted);
+        assert!(
+            ci.mae[0] < s.mae && s.mae < ci.mae[1],
+            "{ci:?} vs {}",
+            s.mae
+        );
+        let rho = ci.spearman.unwrap();
+        assert!(rho[0] <= s.spearman.unwrap() && rho[1] <= 1.0);
+        assert_eq!(
+            Some(ci),
+            bootstrap_intervals(&actual, &predicted, &clusters, 1)
+        );
+        assert!(bootstrap_intervals(&actual, &predicted, &["one"; 40], 1).is_none());
     }
 }

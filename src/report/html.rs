@@ -134,6 +134,24 @@ pub fn render(r: &Report, figures: &[(String, String)]) -> String {
         if let Some(sentence) = tables::divergence_sentence(split) {
             let _ = writeln!(out, "<p>{}</p>", esc(&sentence));
         }
+        if let Some((headers, rows)) = tables::per_task_table(split) {
+            out.push_str("<table><tr>");
+            for h in headers {
+                let _ = write!(out, "<th>{}</th>", esc(&h));
+            }
+            out.push_str("</tr>");
+            for row in rows {
+                out.push_str("<tr>");
+                for c in row {
+                    let _ = write!(out, "<td>{}</td>", esc(&c));
+                }
+                out.push_str("</tr>");
+            }
+            out.push_str("</table>\n");
+        }
+    }
+    if let Some(sentence) = tables::skipped_sentence(&r.fit.skipped) {
+        let _ = writeln!(out, "<p>{}</p>", esc(&sentence));
     }
     if !r.fit.divergence_rules.is_empty() {
         let _ = writeln!(

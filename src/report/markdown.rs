@@ -114,7 +114,17 @@ pub fn render(r: &Report) -> String {
         if let Some(sentence) = tables::divergence_sentence(split) {
             let _ = writeln!(out, "\n{sentence}");
         }
+        if let Some((headers, rows)) = tables::per_task_table(split) {
+            let _ = writeln!(out, "\n| {} |", headers.join(" | "));
+            let _ = writeln!(out, "|---{}|", "|---:".repeat(headers.len() - 1));
+            for row in rows {
+                let _ = writeln!(out, "| {} |", row.join(" | "));
+            }
+        }
         out.push('\n');
+    }
+    if let Some(sentence) = tables::skipped_sentence(&r.fit.skipped) {
+        let _ = writeln!(out, "{sentence}\n");
     }
     if !r.fit.divergence_rules.is_empty() {
         let _ = writeln!(

@@ -7,9 +7,9 @@ pub const SCORE_HEADERS: &[&str] = &[
     "model",
     "n",
     "R²",
-    "MAE",
+    "MAE (90 % CI)",
     "RMSE",
-    "Spearman",
+    "Spearman (90 % CI)",
     "Kendall",
     "top-1 regret",
     "LR optimum hits",
@@ -22,6 +22,49 @@ pub const SCORE_HEADERS: &[&str] = &[
 /// A score, or — where it is undefined.
 pub fn opt(v: Option<f64>) -> String {
     v.map_or("—".into(), |v| format!("{v:.3}"))
+}
+
+/// A score with its bootstrap interval, e.g. `0.047 (0.040–0.055)`.
+fn with_ci(v: Option<f64>, ci: Option<[f64; 2]>) -> String {
+    match (v, ci) {
+        (Some(v), Some([lo, hi])) => format!("{v:.3} ({lo:.3}–{hi:.3})"),
+        (v, _) => opt(v),
+    }
+}
+
+/// The per-task table of a split, when its test set holds several tasks: headers (model, then one
+/// column per task) and one row per model with `MAE / Spearman` in each task's cell.
+pub fn per_task_table(split: &SplitResult) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let tasks: std::collections::BTreeSet<&String> = split
+        .models
+        .iter()
+        .flat_map(|m| m.per_task.keys())
+        .collect();
+    if tasks.is_empty() {
+        return None;
+    }
+    let mut headers = vec!["model (MAE / Spearman per task)".to_string()];
+    headers.extend(tasks.iter().map(|t| t.to_string()));
+    let rows = split
+        .models
+        .iter()
+        .filter(|m| !m.per_task.is_empty())
+        .map(|m| {
+            let mut row = vec![label(m)];
+            row.extend(tasks.iter().map(|t| match m.per_task.get(*t) {
+                Some(s) => format!("{:.3} / {}", s.mae, opt(s.spearman)),
+                None => "—".into(),
+            }));
+            row
+        })
+        .collect();
+    Some((headers, rows))
+}
+
+/// One sentence naming the protocols this corpus could not form, if any.
+pub fn skipped_sentence(skipped: &[String]) -> Option<String> {
+    (!skipped.is_empty())
+        .then(|| format!("Protocols not run on this corpus: {}.", skipped.join("; ")))
 }
 
 /// The row label: the model, marked as baseline or reference.
@@ -55,9 +98,9 @@ pub fn score_cells(m: &ModelScore) -> Vec<String> {
     vec![
         s.n.to_string(),
         opt(s.r2),
-        format!("{:.3}", s.mae),
+        with_ci(Some(s.mae), s.ci.map(|c| c.mae)),
         format!("{:.3}", s.rmse),
-        opt(s.spearman),
+        with_ci(s.spearman, s.ci.and_then(|c| c.spearman)),
         opt(s.kendall),
         opt(s.regret),
         hits,
