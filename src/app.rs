@@ -224,20 +224,26 @@ fn fit(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-/// The saved models, the runs a query describes, and their answers.
+/// The saved models, the runs a query describes, and their answers; with `budget_steps`, the
+/// epochs closest to that many steps.
 fn answer_query(
     args: &QueryArgs,
     policies: Vec<toml::Value>,
     base_lrs: Vec<f64>,
+    budget_steps: Option<u64>,
 ) -> Result<Vec<predict::query::Answer>> {
     let (saved, recipe_text, recipe_path) = predict::query::load(&args.model)?;
-    let query = predict::query::Query {
+    let mut query = predict::query::Query {
         task: args.task.clone(),
         arch: args.arch.clone(),
         policies,
         base_lrs,
         set: args.set.clone(),
     };
+    if let Some(steps) = budget_steps {
+        let epochs = predict::query::epochs_for_budget(&recipe_text, &recipe_path, &query, steps)?;
+        query.set.push(format!("epochs={epochs}"));
+    }
     let runs = predict::query::runs(&recipe_text, &recipe_path, &query)?;
     predict::query::answer(&saved, saved.best_model.as_deref(), &runs)
 }
@@ -250,7 +256,7 @@ fn shown(v: f64) -> String {
 /// `lrcast predict`.
 fn predict_command(args: PredictArgs) -> Result<()> {
     let policy = toml::Value::String(args.policy.clone());
-    let answers = answer_query(&args.query, vec![policy], Vec::new())?;
+    let answers = answer_query(&args.query, vec![policy], Vec::new(), None)?;
     if args.query.json {
         println!("{}", predict::to_json(&answers).trim_end());
         return Ok(());
@@ -298,6 +304,7 @@ fn recommend_command(args: RecommendArgs) -> Result<()> {
         &args.query,
         policies,
         predict::query::log_spaced(lo, hi, args.lrs),
+        args.budget_steps,
     )?;
     answers.sort_by(|a, b| b.predictions[0].top1.total_cmp(&a.predictions[0].top1));
     answers.truncate(args.top);

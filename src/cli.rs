@@ -93,6 +93,10 @@ pub struct RecommendArgs {
     /// Rows printed.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Training budget in optimizer steps: the runs get the whole number of epochs closest to it
+    /// (at least 1) at the task's steps per epoch; instead of --set epochs.
+    #[arg(long, value_name = "N")]
+    pub budget_steps: Option<u64>,
 }
 
 /// `lrcast export …`.

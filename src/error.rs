@@ -97,7 +97,9 @@ pub enum Error {
     #[error("corpus {path}: {message}")]
     Corpus { path: PathBuf, message: String },
 
-    /// Fitting or scoring a predictor failed.
+    /// The corpus or recipe cannot be fitted as asked (too few runs, a value the features cannot
+    /// use, a protocol the corpus cannot form). A model that fails numerically on one fold is
+    /// recorded in the scores instead, never raised.
     #[error("fit: {0}")]
     Fit(String),
 
@@ -119,12 +121,9 @@ impl Error {
             | Error::OutputNotWritable { .. }
             | Error::MissingInput { .. }
             | Error::DeviceUnsupported { .. }
-            | Error::DataFile { .. } => 2,
-            Error::Device { .. }
-            | Error::Io { .. }
-            | Error::Corpus { .. }
-            | Error::Fit(_)
-            | Error::Runtime(_) => 1,
+            | Error::DataFile { .. }
+            | Error::Fit(_) => 2,
+            Error::Device { .. } | Error::Io { .. } | Error::Corpus { .. } | Error::Runtime(_) => 1,
         }
     }
 

@@ -254,6 +254,71 @@ fn tiny_pipeline_end_to_end_then_resume_trains_nothing() {
         ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // A training budget in steps instead of epochs; not both, and not zero.
+    let mut args = vec!["recommend", "--lrs", "3", "--budget-steps", "60", "--json"];
+    args.extend(query);
+    let out = lrcast(dir.path(), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for extra in [
+        &["--budget-steps", "0"][..],
+        &["--budget-steps", "60", "--set", "epochs=2"][..],
+    ] {
+        let mut args = vec!["recommend"];
+        args.extend(extra);
+        args.extend(query);
+        let out = lrcast(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("budget"), "{}", stderr(&out));
+    }
+    // Models written in another format are refused with the way out.
+    let models_json = dir.path().join("models/tiny/models.json");
+    let text = std::fs::read_to_string(&models_json).unwrap();
+    let older = text.replacen("\"format\": 2", "\"format\": 1", 1);
+    assert_ne!(older, text, "models.json records its format");
+    std::fs::write(&models_json, older).unwrap();
+    let mut args = vec!["predict", "--policy", "cosine:lr=0.03"];
+    args.extend(query);
+    let out = lrcast(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("model format 1") && stderr(&out).contains("lrcast fit"),
+        "{}",
+        stderr(&out)
+    );
+    // A recipe may choose its protocols; one the corpus cannot form is an error saying why.
+    let chosen = recipe.with_file_name("chosen.toml");
+    let with = |protocols: &str| {
+        std::fs::write(
+            &chosen,
+            TINY_RECIPE.replace(
+                "quantile = 0.2",
+                &format!("quantile = 0.2\nprotocols = {protocols}"),
+            ),
+        )
+        .unwrap();
+        lrcast(dir.path(), &["fit", chosen.to_str().unwrap(), "-q"])
+    };
+    let out = with(r#"["logo:task"]"#);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("logo:task") && stderr(&out).contains("one task"),
+        "{}",
+        stderr(&out)
+    );
+    let out = with(r#"["kfold", "logo:policy"]"#);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fit: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("models/tiny/fit.json")).unwrap(),
+    )
+    .unwrap();
+    let names: Vec<&str> = fit["splits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["split"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["logo:policy", "kfold:5"]);
+    assert_eq!(with(r#"["nonsense"]"#).status.code(), Some(2));
 
     // No temporary file is left anywhere.
     assert!(

@@ -17,7 +17,7 @@
 
 pub mod trajectory;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -170,6 +170,26 @@ fn trajectories(table: &CorpusTable) -> Result<Vec<Trajectory>> {
         .collect()
 }
 
+/// The hyperparameter (or run property) a corpus column describes, for grouped permutation
+/// importance: the columns of one group move together when it is permuted, so that e.g. the
+/// base LR and the LR summaries of its schedule never disagree.
+pub fn hyperparameter_of(column: &str) -> &'static str {
+    match column {
+        "base_lr" | "sched_lr_max" | "sched_lr_mean" | "sched_lr_area" => "learning rate",
+        "task" | "task_family" | "n_train" | "num_classes" | INPUT_SIZE_COLUMN => "task",
+        "arch" | "arch_family" | "num_params" => "architecture",
+        "weight_decay" => "weight decay",
+        "momentum" => "momentum",
+        "batch_size" => "batch size",
+        "epochs" | "total_steps" => "training budget",
+        "optimizer" => "optimizer",
+        c if c == "policy_name" || c.starts_with("sched_") || policy_param_of(c).is_some() => {
+            "LR policy"
+        }
+        _ => "other",
+    }
+}
+
 /// How a numeric column is transformed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Transform {
@@ -243,6 +263,25 @@ impl Term {
                 column,
                 transform,
             } => format!("[{category_column}={category}]*{}", transform.label(column)),
+        }
+    }
+
+    /// The hyperparameters this term carries (see [`hyperparameter_of`]): one, or two for an
+    /// interaction.
+    pub fn hyperparameters(&self) -> Vec<&'static str> {
+        match self {
+            Term::OneHot { column, .. }
+            | Term::Numeric { column, .. }
+            | Term::Missing { column }
+            | Term::Square { column, .. } => vec![hyperparameter_of(column)],
+            Term::Interaction {
+                category_column,
+                column,
+                ..
+            } => vec![
+                hyperparameter_of(category_column),
+                hyperparameter_of(column),
+            ],
         }
     }
 
@@ -424,6 +463,18 @@ impl FeatureSpec {
             terms,
             target: TARGET_COLUMN.into(),
         })
+    }
+
+    /// Design-matrix columns per hyperparameter ([`Term::hyperparameters`]); an interaction
+    /// belongs to both of its groups.
+    pub fn hyperparameter_groups(&self) -> BTreeMap<&'static str, Vec<usize>> {
+        let mut groups: BTreeMap<&'static str, Vec<usize>> = BTreeMap::new();
+        for (j, term) in self.terms.iter().enumerate() {
+            for h in term.hyperparameters() {
+                groups.entry(h).or_default().push(j);
+            }
+        }
+        groups
     }
 
     /// Term names in column order.

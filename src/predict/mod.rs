@@ -6,6 +6,7 @@ pub mod boosted;
 pub mod divergence;
 pub mod forest;
 pub mod holdout;
+pub mod importance;
 pub mod models;
 pub mod query;
 pub mod scores;
@@ -103,11 +104,18 @@ pub struct FitReport {
     /// Protocols that could not be formed on this corpus, and why.
     #[serde(default)]
     pub skipped: Vec<String>,
+    /// Permutation importance of each hyperparameter for the best model on grouped K-fold.
+    #[serde(default)]
+    pub importance: Option<importance::ImportanceReport>,
 }
 
 /// Models fitted on the whole corpus, with the feature spec needed to apply them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedModels {
+    /// Layout of this file and of the feature spec ([`MODELS_FORMAT`]); 0 in files written
+    /// before it was recorded.
+    #[serde(default)]
+    pub format: u32,
     /// lrcast version that fitted them.
     pub lrcast_version: String,
     /// Experiment name.
@@ -186,15 +194,41 @@ impl SavedModels {
     /// Load from `models/<experiment>/models.json`.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::BadArgument {
+        let bad = |message: String| Error::BadArgument {
             flag: "--model".into(),
             value: path.display().to_string(),
-            message: format!(
+            message,
+        };
+        // The format first, so that a file from another version says so rather than failing on
+        // whichever field changed.
+        let header: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            bad(format!(
+                "not a JSON model file ({e}); refit with `lrcast fit RECIPE`"
+            ))
+        })?;
+        let format = header.get("format").and_then(|f| f.as_u64()).unwrap_or(0);
+        if format != u64::from(MODELS_FORMAT) {
+            let version = header
+                .get("lrcast_version")
+                .and_then(|v| v.as_str())
+                .unwrap_or("an unknown version");
+            return Err(bad(format!(
+                "written by lrcast {version} in model format {format}; this lrcast {} reads \
+                 format {MODELS_FORMAT} (its features differ): refit with `lrcast fit RECIPE`",
+                crate::LRCAST_VERSION
+            )));
+        }
+        serde_json::from_value(header).map_err(|e| {
+            bad(format!(
                 "not a model file of this lrcast version ({e}); refit with `lrcast fit RECIPE`"
-            ),
+            ))
         })
     }
 }
+
+/// The layout of `models.json` and its feature spec this lrcast reads and writes. Raise it whenever
+/// a change to the features or the saved models would make an older file predict differently.
+pub const MODELS_FORMAT: u32 = 2;
 
 /// Columns that, with the seed, identify a run; rows equal on all of them are one configuration.
 const CONFIG_COLUMNS: &[&str] = &[
@@ -307,7 +341,48 @@ fn protocols(
         Some(split) => protocols.push(split),
         None => skipped.push("kfold:5: fewer than 5 configurations".into()),
     }
-    Ok((protocols, skipped))
+    match &settings.protocols {
+        None => Ok((protocols, skipped)),
+        Some(wanted) => chosen_protocols(protocols, &skipped, wanted),
+    }
+}
+
+/// Whether protocol `name` (e.g. `extreme:base_lr`, `kfold:5`) belongs to the family `wanted`
+/// (`extreme`, `kfold`, `logo:task`, …).
+fn in_family(name: &str, wanted: &str) -> bool {
+    name == wanted || (name.starts_with(wanted) && name[wanted.len()..].starts_with(':'))
+}
+
+/// The protocols of the families the recipe asks for in `fit.protocols`; asking for one the
+/// corpus cannot form is an error that says why.
+fn chosen_protocols(
+    protocols: Vec<Split>,
+    skipped: &[String],
+    wanted: &[String],
+) -> Result<(Vec<Split>, Vec<String>)> {
+    for family in wanted {
+        if protocols.iter().any(|p| in_family(&p.name, family)) {
+            continue;
+        }
+        let why = skipped
+            .iter()
+            .find(|s| in_family(s.split_once(": ").map_or(s.as_str(), |(n, _)| n), family))
+            .map_or_else(
+                || "the recipe's fit.holdout names no hyperparameter for it".to_string(),
+                |s| s.clone(),
+            );
+        return Err(Error::Fit(format!(
+            "fit.protocols asks for `{family}`, which this corpus cannot form ({why}); remove it \
+             from fit.protocols or add runs that make it possible"
+        )));
+    }
+    Ok((
+        protocols
+            .into_iter()
+            .filter(|p| wanted.iter().any(|w| in_family(&p.name, w)))
+            .collect(),
+        Vec::new(),
+    ))
 }
 
 /// The exact design matrix, target and protocol folds as CSV, so that other tools can fit on the
@@ -504,6 +579,24 @@ pub fn fit_and_score(
         .collect();
     let divergence = DivergenceTree::fit(x.view(), &scoring.failed).ok();
     let lead = lead_protocol(&splits);
+    let best = best_model(&splits);
+    // Importance is read on the interpolation protocol: inside a held-out task × architecture ×
+    // policy group those three are constant, so shuffling them there would say nothing.
+    let importance = match (
+        best.as_deref()
+            .and_then(|b| ALL_MODELS.iter().find(|k| k.name() == b)),
+        protocols.iter().find(|p| p.name.starts_with("kfold:")),
+    ) {
+        (Some(&kind), Some(kfold)) => {
+            let groups: Vec<(String, Vec<usize>)> = spec
+                .hyperparameter_groups()
+                .into_iter()
+                .map(|(h, columns)| (h.to_string(), columns))
+                .collect();
+            scoring.importance(kind, kfold, &groups).ok()
+        }
+        _ => None,
+    };
     let intervals = lead
         .map(|s| {
             s.models
@@ -514,10 +607,11 @@ pub fn fit_and_score(
         })
         .unwrap_or_default();
     let saved = SavedModels {
+        format: MODELS_FORMAT,
         lrcast_version: crate::LRCAST_VERSION.into(),
         experiment: experiment.to_string(),
         n_runs: table.len,
-        best_model: best_model(&splits),
+        best_model: best,
         ranges: training_ranges(&spec, table),
         categories: crate::features::CATEGORICAL_COLUMNS
             .iter()
@@ -544,6 +638,7 @@ pub fn fit_and_score(
             .map(|t| t.rules(&spec.names()))
             .unwrap_or_default(),
         skipped,
+        importance,
     };
     Ok((report, saved))
 }
@@ -759,33 +854,16 @@ impl Scoring<'_> {
         train: &[usize],
         test: &[usize],
     ) -> Result<Vec<Option<f64>>> {
-        let pick = |rows: &[usize]| {
-            (
-                self.x.select(Axis(0), rows),
-                rows.iter()
-                    .map(|&i| self.task[i].clone())
-                    .collect::<Vec<_>>(),
-                rows.iter()
-                    .map(|&i| self.arch[i].clone())
-                    .collect::<Vec<_>>(),
-            )
+        let model = self.fit_on(kind, train)?;
+        let x = self.x.select(Axis(0), test);
+        let task: Vec<String> = test.iter().map(|&i| self.task[i].clone()).collect();
+        let arch: Vec<String> = test.iter().map(|&i| self.arch[i].clone()).collect();
+        let rows = Rows {
+            x: x.view(),
+            task: &task,
+            arch: &arch,
         };
-        let (x_train, task_train, arch_train) = pick(train);
-        let (x_test, task_test, arch_test) = pick(test);
-        let y_train: Vec<f64> = train.iter().map(|&i| self.y[i]).collect();
-        let failed_train: Vec<bool> = train.iter().map(|&i| self.failed[i]).collect();
-        let train_rows = Rows {
-            x: x_train.view(),
-            task: &task_train,
-            arch: &arch_train,
-        };
-        let model = models::fit(kind, train_rows, &y_train, &failed_train, self.settings)?;
-        let test_rows = Rows {
-            x: x_test.view(),
-            task: &task_test,
-            arch: &arch_test,
-        };
-        Ok(model.predict(test_rows).into_iter().map(Some).collect())
+        Ok(model.predict(rows).into_iter().map(Some).collect())
     }
 
     /// Scores of per-fold predictions (`None`: a row this predictor cannot score, e.g. a run

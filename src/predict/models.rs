@@ -416,6 +416,7 @@ mod tests {
             ridge_alpha: 1e-6,
             elastic_net_alpha: 1e-6,
             l1_ratio: 0.5,
+            protocols: None,
         }
     }
 

@@ -187,6 +187,40 @@ pub fn runs(recipe_text: &str, recipe_path: &Path, query: &Query) -> Result<Vec<
     Ok(recipe::parse(&text, recipe_path, "query")?.runs)
 }
 
+/// The whole number of epochs (at least 1) whose steps come closest to `steps` for the runs of
+/// `query` (their steps per epoch: the task's training size over the batch size). Refuses a query
+/// that also sets `epochs`, or a budget of 0 steps.
+pub fn epochs_for_budget(
+    recipe_text: &str,
+    recipe_path: &Path,
+    query: &Query,
+    steps: u64,
+) -> Result<u64> {
+    if steps == 0 {
+        return Err(bad("--budget-steps", steps, "must be at least 1 step"));
+    }
+    if let Some(item) = query
+        .set
+        .iter()
+        .find(|s| s.trim_start().starts_with("epochs"))
+    {
+        return Err(bad(
+            "--set",
+            item,
+            "give the budget either as --budget-steps or as --set epochs, not both",
+        ));
+    }
+    let probe = Query {
+        policies: query.policies.iter().take(1).cloned().collect(),
+        base_lrs: query.base_lrs.iter().take(1).copied().collect(),
+        ..query.clone()
+    };
+    let per_epoch = runs(recipe_text, recipe_path, &probe)?
+        .first()
+        .map_or(1, |r| r.steps_per_epoch.max(1));
+    Ok(((steps as f64 / per_epoch as f64).round() as u64).max(1))
+}
+
 /// The policies of the saved recipe's grid blocks, as written there (without their LR).
 pub fn recipe_policies(recipe_text: &str) -> Vec<toml::Value> {
     let Ok(table) = toml::from_str::<toml::Table>(recipe_text) else {

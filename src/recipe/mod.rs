@@ -7,7 +7,7 @@ pub mod raw;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-pub use plan::{FitSettings, HOLDOUT_HYPERPARAMETERS, Plan, RunSpec};
+pub use plan::{FitSettings, HOLDOUT_HYPERPARAMETERS, PROTOCOL_NAMES, Plan, RunSpec};
 use raw::RawRecipe;
 
 use crate::error::{Error, Result};
@@ -333,7 +333,32 @@ fn validate_fit(
             "must be a non-negative integer",
         ));
     }
+    if let Some(protocols) = &f.protocols {
+        if protocols.is_empty() {
+            return Err(Error::recipe_value(
+                path,
+                "fit.protocols",
+                "[]",
+                "name at least one protocol, or remove the key to run every one the corpus allows",
+            ));
+        }
+        if let Some(bad) = protocols
+            .iter()
+            .find(|p| !PROTOCOL_NAMES.contains(&p.as_str()))
+        {
+            return Err(Error::recipe_value(
+                path,
+                "fit.protocols",
+                format!("\"{bad}\""),
+                format!(
+                    "unknown protocol; choose from {}",
+                    PROTOCOL_NAMES.join(", ")
+                ),
+            ));
+        }
+    }
     Ok(FitSettings {
+        protocols: f.protocols.clone(),
         holdout: f.holdout.clone(),
         quantile: f.quantile,
         random_seed: f.random_seed as u64,

@@ -44,7 +44,23 @@ pub struct FitSettings {
     pub elastic_net_alpha: f64,
     /// Elastic-net L1 share.
     pub l1_ratio: f64,
+    /// Protocols asked for by name (`None`: every one the corpus allows).
+    #[serde(default)]
+    pub protocols: Option<Vec<String>>,
 }
+
+/// Protocol families a recipe may ask for in `fit.protocols`.
+pub const PROTOCOL_NAMES: &[&str] = &[
+    "extreme",
+    "extreme_trained",
+    "random",
+    "budget",
+    "logo:task+arch+policy",
+    "logo:task",
+    "logo:arch",
+    "logo:policy",
+    "kfold",
+];
 
 /// One fully specified training run.
 #[derive(Debug, Clone)]

@@ -167,6 +167,10 @@ pub struct RawFit {
     /// L1 share of the elastic-net penalty, in [0, 1].
     #[serde(default = "default_l1_ratio")]
     pub l1_ratio: f64,
+    /// Protocols to run (default: every one the corpus allows; one it does not allow is then an
+    /// error rather than skipped).
+    #[serde(default)]
+    pub protocols: Option<Vec<String>>,
 }
 
 impl Default for RawTrain {
@@ -198,6 +202,7 @@ impl Default for RawFit {
             ridge_alpha: default_ridge_alpha(),
             elastic_net_alpha: default_elastic_net_alpha(),
             l1_ratio: default_l1_ratio(),
+            protocols: None,
         }
     }
 }

@@ -153,6 +153,26 @@ pub fn render(r: &Report, figures: &[(String, String)]) -> String {
     if let Some(sentence) = tables::skipped_sentence(&r.fit.skipped) {
         let _ = writeln!(out, "<p>{}</p>", esc(&sentence));
     }
+    if let Some(importance) = &r.fit.importance {
+        let (sentence, rows) = tables::importance_table(importance);
+        let _ = write!(
+            out,
+            "<h2>Which hyperparameters matter</h2><p>{}</p><table><tr>",
+            esc(&sentence)
+        );
+        for h in tables::IMPORTANCE_HEADERS {
+            let _ = write!(out, "<th>{}</th>", esc(h));
+        }
+        out.push_str("</tr>");
+        for row in rows {
+            out.push_str("<tr>");
+            for c in row {
+                let _ = write!(out, "<td>{}</td>", esc(&c));
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</table>\n");
+    }
     if !r.fit.divergence_rules.is_empty() {
         let _ = writeln!(
             out,

@@ -126,6 +126,20 @@ pub fn render(r: &Report) -> String {
     if let Some(sentence) = tables::skipped_sentence(&r.fit.skipped) {
         let _ = writeln!(out, "{sentence}\n");
     }
+    if let Some(importance) = &r.fit.importance {
+        let (sentence, rows) = tables::importance_table(importance);
+        let _ = writeln!(out, "## Which hyperparameters matter\n\n{sentence}\n");
+        let _ = writeln!(out, "| {} |", tables::IMPORTANCE_HEADERS.join(" | "));
+        let _ = writeln!(
+            out,
+            "|---{}|",
+            "|---:".repeat(tables::IMPORTANCE_HEADERS.len() - 1)
+        );
+        for row in rows {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+        out.push('\n');
+    }
     if !r.fit.divergence_rules.is_empty() {
         let _ = writeln!(
             out,

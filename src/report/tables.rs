@@ -1,5 +1,6 @@
 //! The per-protocol score tables as plain cells, shared by the Markdown and HTML exporters.
 
+use crate::predict::importance::ImportanceReport;
 use crate::predict::{ModelScore, SplitResult};
 
 /// Column headers of a score table.
@@ -132,4 +133,31 @@ pub fn divergence_sentence(split: &SplitResult) -> Option<String> {
         100.0 * d.base_rate.accuracy,
         d.base_rate.log_loss
     ))
+}
+
+/// Column headers of the importance table.
+pub const IMPORTANCE_HEADERS: &[&str] = &["hyperparameter", "columns", "MAE increase", "sd"];
+
+/// The importance section: its lead sentence and one row per hyperparameter, largest first.
+pub fn importance_table(r: &ImportanceReport) -> (String, Vec<Vec<String>>) {
+    let sentence = format!(
+        "Permutation importance of `{}` on `{}`: the held-out MAE ({:.3} unshuffled) grows by \
+         this much when one hyperparameter's values are shuffled among the test runs of each \
+         fold (mean and standard deviation over {} shuffles; every design-matrix column of the \
+         hyperparameter moves together).",
+        r.model, r.protocol, r.baseline_mae, r.repeats
+    );
+    let rows = r
+        .importances
+        .iter()
+        .map(|i| {
+            vec![
+                i.hyperparameter.clone(),
+                i.columns.to_string(),
+                format!("{:.3}", i.mae_increase),
+                format!("{:.3}", i.sd),
+            ]
+        })
+        .collect();
+    (sentence, rows)
 }
