@@ -367,8 +367,9 @@ struct Scoring<'a> {
     twin: Vec<Option<f64>>,
     /// 1 / classes of each row, when the corpus records the classes.
     chance: Option<Vec<f64>>,
-    /// Whether each run diverged or collapsed.
-    failed: Vec<bool>,
+    /// Whether each run diverged or collapsed (`None` where its outcome is unknown: such runs
+    /// neither train nor test the failure classifier).
+    failed: Vec<Option<bool>>,
     settings: &'a FitSettings,
 }
 
@@ -418,7 +419,11 @@ pub fn fit_and_score(
         base_lr: table.values("base_lr")?,
         twin,
         chance,
-        failed: table.outcomes()?.iter().map(|o| o != "trained").collect(),
+        failed: table
+            .outcomes()?
+            .iter()
+            .map(|o| (o != crate::corpus::table::UNKNOWN_OUTCOME).then_some(o != "trained"))
+            .collect(),
         settings,
     };
 
@@ -438,7 +443,9 @@ pub fn fit_and_score(
                 .map(|m| (kind.name().to_string(), m))
         })
         .collect();
-    let divergence = DivergenceTree::fit(x.view(), &scoring.failed).ok();
+    let known = scoring.known(&(0..table.len).collect::<Vec<_>>());
+    let divergence =
+        DivergenceTree::fit(x.select(Axis(0), &known).view(), &scoring.labels(&known)).ok();
     let report = FitReport {
         experiment: experiment.to_string(),
         n_runs: table.len,
@@ -532,17 +539,38 @@ impl Scoring<'_> {
         }
     }
 
-    /// The failure tree and the constant failure rate, fitted per fold, scored pooled.
+    /// The rows of `rows` whose outcome is known.
+    fn known(&self, rows: &[usize]) -> Vec<usize> {
+        rows.iter()
+            .copied()
+            .filter(|&i| self.failed[i].is_some())
+            .collect()
+    }
+
+    /// Failed-or-not of `rows` (all known).
+    fn labels(&self, rows: &[usize]) -> Vec<bool> {
+        rows.iter().map(|&i| self.failed[i] == Some(true)).collect()
+    }
+
+    /// The failure tree and the constant failure rate, fitted per fold on the runs with a known
+    /// outcome, scored pooled.
     fn divergence(&self, split: &Split) -> Option<DivergenceScores> {
         let (mut failed, mut tree, mut base) = (Vec::new(), Vec::new(), Vec::new());
         for fold in &split.folds {
-            let train: Vec<bool> = fold.train.iter().map(|&i| self.failed[i]).collect();
+            let (train_rows, test_rows) = (self.known(&fold.train), self.known(&fold.test));
+            if test_rows.is_empty() {
+                continue;
+            }
+            let train = self.labels(&train_rows);
             let model =
-                DivergenceTree::fit(self.x.select(Axis(0), &fold.train).view(), &train).ok()?;
+                DivergenceTree::fit(self.x.select(Axis(0), &train_rows).view(), &train).ok()?;
             let rate = train.iter().filter(|&&f| f).count() as f64 / train.len() as f64;
-            tree.extend(model.probability(self.x.select(Axis(0), &fold.test).view()));
-            base.extend(fold.test.iter().map(|_| rate));
-            failed.extend(fold.test.iter().map(|&i| self.failed[i]));
+            tree.extend(model.probability(self.x.select(Axis(0), &test_rows).view()));
+            base.extend(test_rows.iter().map(|_| rate));
+            failed.extend(self.labels(&test_rows));
+        }
+        if failed.is_empty() {
+            return None;
         }
         Some(DivergenceScores {
             tree: divergence::classifier_scores(&failed, &tree),
