@@ -29,6 +29,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Generate(args) => generate_command(args, quiet),
         Command::Fit(args) => fit_command(args, quiet),
         Command::Report(args) => report_command(args, quiet),
+        Command::Import(args) => import_command(args, quiet),
         Command::Schedule(args) => schedule(args),
         Command::LrFind(args) => lr_find(args, quiet),
         Command::Bench(args) => bench(args),
@@ -105,6 +106,35 @@ fn report_command(args: StageArgs, quiet: bool) -> Result<()> {
     write_report(&plan, &args.output.root, quiet)
 }
 
+/// `lrcast import`: the recipe's sweep table into its corpus.
+fn import_command(args: StageArgs, quiet: bool) -> Result<()> {
+    let plan = load_plan(Some(&args.recipe))?;
+    let Some(settings) = &plan.import else {
+        return Err(Error::recipe_value(
+            &plan.source,
+            "import",
+            "(absent)",
+            "the recipe has no [import] section; add one with path = \"sweep.csv\" and \
+             [import.columns] (see README, Importing sweeps)",
+        ));
+    };
+    let store = CorpusStore::new(&args.output.root, &plan.name);
+    let summary = crate::corpus::import::import(settings, &plan.name, &store)?;
+    status(
+        quiet,
+        format!(
+            "import `{}`: {} rows of {}: imported {}, {} already in {}",
+            plan.name,
+            summary.rows,
+            settings.path.display(),
+            summary.imported,
+            summary.existing,
+            store.runs_dir().display()
+        ),
+    );
+    Ok(())
+}
+
 /// Train the missing runs, with a progress bar on a terminal.
 fn generate(
     plan: &Plan,
@@ -173,13 +203,23 @@ fn plan_table(plan: &Plan, root: &Path) -> Result<CorpusTable> {
         return Err(Error::MissingInput {
             what: format!("corpus of `{}`", plan.name),
             path: store.runs_dir(),
-            command: "generate".into(),
+            command: if plan.import.is_some() && plan.runs.is_empty() {
+                "import".into()
+            } else {
+                "generate".into()
+            },
             recipe: recipe_arg,
         });
     }
-    let wanted: std::collections::HashSet<&str> =
-        plan.runs.iter().map(|r| r.run_id.as_str()).collect();
-    let table = store.read_runs(&wanted)?;
+    // A recipe with [import] covers every run of its corpus (its grid's and every imported row);
+    // otherwise only the runs of its current grid.
+    let table = if plan.import.is_some() {
+        CorpusTable::from_dataframe(&store.scan()?)?
+    } else {
+        let wanted: std::collections::HashSet<&str> =
+            plan.runs.iter().map(|r| r.run_id.as_str()).collect();
+        store.read_runs(&wanted)?
+    };
     if table.len == 0 {
         return Err(Error::MissingInput {
             what: format!("runs of the current grid of `{}`", plan.name),
@@ -292,6 +332,15 @@ fn predict_command(args: PredictArgs) -> Result<()> {
 fn recommend_command(args: RecommendArgs) -> Result<()> {
     let (saved, recipe_text, _) = predict::query::load(&args.query.model)?;
     let policies = predict::query::recipe_policies(&recipe_text);
+    if policies.is_empty() {
+        return Err(Error::BadArgument {
+            flag: "--model".into(),
+            value: args.query.model.display().to_string(),
+            message: "the recipe these models were fitted on has no [grid] policies to rank \
+                      (its runs were imported); ask `lrcast predict --policy SPEC` per policy"
+                .into(),
+        });
+    }
     let &(lo, hi) = saved
         .ranges
         .get("base_lr")

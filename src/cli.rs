@@ -34,6 +34,9 @@ pub enum Command {
     Fit(StageArgs),
     /// Write reports/NAME/ (report.md, report.html, scores.json, figures/).
     Report(StageArgs),
+    /// Read the sweep table of the recipe's [import] section (CSV or Parquet, written by another
+    /// tool) into its corpus, one run per row; rows already there are skipped.
+    Import(StageArgs),
     /// Print a learning-rate (and momentum) policy step by step, or list every policy (--list).
     Schedule(ScheduleArgs),
     /// LR range test: ramp the LR over a short run and suggest a learning rate from the loss curve.
@@ -259,7 +262,7 @@ pub struct GenerateArgs {
     pub output: OutputArgs,
 }
 
-/// `lrcast fit` / `lrcast report`.
+/// `lrcast fit` / `lrcast report` / `lrcast import`.
 #[derive(Debug, Args)]
 pub struct StageArgs {
     /// Recipe file (TOML).

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod common;
+mod import;
 mod lr_find;
 mod old_corpus;
 mod pipeline;

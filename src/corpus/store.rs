@@ -92,8 +92,7 @@ impl CorpusStore {
 
     /// Write one finished run: temporary file, fsync, rename. An existing run is never overwritten.
     pub fn write(&self, record: &RunRecord) -> Result<PathBuf> {
-        let dir = self.runs_dir();
-        let path = dir.join(format!("{}.parquet", record.run_id()));
+        let path = self.run_path(record.run_id());
         if path.exists() {
             return Ok(path);
         }
@@ -101,9 +100,24 @@ impl CorpusStore {
             path: path.clone(),
             message: e.to_string(),
         })?;
+        self.write_frame(record.run_id(), &mut df)
+    }
+
+    /// The file of run `run_id`.
+    fn run_path(&self, run_id: &str) -> PathBuf {
+        self.runs_dir().join(format!("{run_id}.parquet"))
+    }
+
+    /// Write the one-row frame of run `run_id` (temporary file, fsync, rename) unless that run is
+    /// already in the corpus.
+    pub fn write_frame(&self, run_id: &str, df: &mut DataFrame) -> Result<PathBuf> {
+        let path = self.run_path(run_id);
+        if path.exists() {
+            return Ok(path);
+        }
         write_atomically(&path, |file| {
             ParquetWriter::new(file)
-                .finish(&mut df)
+                .finish(df)
                 .map(|_| ())
                 .map_err(|e| std::io::Error::other(e.to_string()))
         })?;

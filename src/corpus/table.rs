@@ -8,6 +8,9 @@ use polars::prelude::*;
 use super::store::CorpusStore;
 use crate::error::{Error, Result};
 
+/// The outcome of a run whose source recorded none (see [`CorpusTable::outcomes`]).
+pub const UNKNOWN_OUTCOME: &str = "unknown";
+
 /// The corpus as plain columns.
 #[derive(Debug, Clone, Default)]
 pub struct CorpusTable {
@@ -142,7 +145,8 @@ impl CorpusTable {
 
     /// The outcome class of every run (`trained`, `diverged` or `collapsed`): the `outcome` column,
     /// or for runs written by lrcast 0.1 (which has none; its only task had 10 classes) derived
-    /// the same way from `diverged` and `train_loss`.
+    /// the same way from `diverged` and `train_loss`; [`UNKNOWN_OUTCOME`] for an imported run whose
+    /// table recorded neither.
     pub fn outcomes(&self) -> Result<Vec<String>> {
         let diverged = self.values("diverged")?;
         let train_loss = self.values("train_loss")?;
@@ -150,6 +154,7 @@ impl CorpusTable {
         Ok((0..self.len)
             .map(|i| match recorded.map(|o| o[i].as_str()) {
                 Some(o) if !o.is_empty() => o.to_string(),
+                _ if diverged[i].is_nan() => UNKNOWN_OUTCOME.into(),
                 _ if diverged[i] > 0.5 => "diverged".into(),
                 _ if train_loss[i] >= 10f64.ln() => "collapsed".into(),
                 _ => "trained".into(),

@@ -10,9 +10,10 @@
 //! out one category never loses the LR slope). The spec is saved with the fitted models and
 //! applied to new rows.
 //!
-//! Missing values: a policy parameter that a run's policy lacks (e.g. `p_gamma` for cosine), or a
-//! descriptor that an older corpus did not record, enters as 0 in the transformed scale together
-//! with a `missing(<column>)` indicator column — never a silent 0 alone. A present value that
+//! Missing values: a policy parameter that a run's policy lacks (e.g. `p_gamma` for cosine), a
+//! descriptor that an older corpus did not record, or a setting an imported sweep table did not
+//! give (null in the corpus; its momentum summaries then too), enters as 0 in the transformed
+//! scale together with a `missing(<column>)` indicator column — never a silent 0 alone. A present value that
 //! transforms to a non-finite number is an error naming the column and the run.
 
 pub mod trajectory;
@@ -84,8 +85,19 @@ impl FeatureTable {
             table.numeric.insert(INPUT_SIZE_COLUMN.into(), sizes);
         }
         let trajectories = trajectories(&table)?;
+        // A run whose momentum is unknown (imported without it) has no momentum summaries.
+        let momentum_known: Vec<bool> = table
+            .numeric("momentum")?
+            .iter()
+            .map(Option::is_some)
+            .collect();
         for (k, column) in TRAJECTORY_COLUMNS.iter().enumerate() {
-            let values = trajectories.iter().map(|t| Some(t.values()[k])).collect();
+            let unknown = |i: usize| column.starts_with("sched_momentum") && !momentum_known[i];
+            let values = trajectories
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (!unknown(i)).then_some(t.values()[k]))
+                .collect();
             table.numeric.insert((*column).into(), values);
         }
         Ok(Self { table })

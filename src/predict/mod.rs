@@ -18,6 +18,7 @@ use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::CorpusTable;
+use crate::corpus::table::UNKNOWN_OUTCOME;
 use crate::corpus::write_bytes_atomically;
 use crate::error::{Error, Result};
 use crate::features::{FeatureSpec, FeatureTable};
@@ -281,7 +282,13 @@ fn protocols(
     let task = table.text("task")?;
     let arch = table.text("arch")?;
     let policy = table.text("policy_name")?;
-    let trained: Vec<bool> = table.outcomes()?.iter().map(|o| o == "trained").collect();
+    let outcomes = table.outcomes()?;
+    // A run of unknown outcome (imported) counts as trained unless no run records one.
+    let trained: Vec<bool> = outcomes
+        .iter()
+        .map(|o| o != "diverged" && o != "collapsed")
+        .collect();
+    let any_outcome = outcomes.iter().any(|o| o != UNKNOWN_OUTCOME);
     let (mut protocols, mut skipped) = (Vec::new(), Vec::new());
     for hyperparameter in &settings.holdout {
         let values = table.values(hyperparameter)?;
@@ -294,7 +301,12 @@ fn protocols(
             settings.random_seed,
         );
         protocols.push(extreme);
-        match holdout::extreme_trained_split(hyperparameter, &values, &trained, settings.quantile) {
+        let trained_split = if any_outcome {
+            holdout::extreme_trained_split(hyperparameter, &values, &trained, settings.quantile)
+        } else {
+            Err("no run records whether it trained".into())
+        };
+        match trained_split {
             Ok(split) => protocols.push(split),
             Err(why) => skipped.push(format!("extreme_trained:{hyperparameter}: {why}")),
         }
@@ -505,8 +517,11 @@ struct Scoring<'a> {
     twin: Vec<Option<f64>>,
     /// 1 / classes of each row, when the corpus records the classes.
     chance: Option<Vec<f64>>,
-    /// Whether each run diverged or collapsed.
+    /// Whether each run diverged or collapsed (`false` where its outcome is unknown).
     failed: Vec<bool>,
+    /// Whether each run's outcome is known (imported runs may not record it); runs of unknown
+    /// outcome neither train nor test the failure classifier.
+    outcome_known: Vec<bool>,
     settings: &'a FitSettings,
 }
 
@@ -548,6 +563,7 @@ pub fn fit_and_score(
         .get("num_classes")
         .filter(|c| c.iter().all(|v| v.is_some_and(|k| k >= 1.0)))
         .map(|c| c.iter().map(|v| 1.0 / v.unwrap_or(1.0)).collect());
+    let outcomes = table.outcomes()?;
     let scoring = Scoring {
         x: &x,
         task,
@@ -557,7 +573,11 @@ pub fn fit_and_score(
         configs: &configs,
         twin,
         chance,
-        failed: table.outcomes()?.iter().map(|o| o != "trained").collect(),
+        failed: outcomes
+            .iter()
+            .map(|o| o != "trained" && o != UNKNOWN_OUTCOME)
+            .collect(),
+        outcome_known: outcomes.iter().map(|o| o != UNKNOWN_OUTCOME).collect(),
         settings,
     };
 
@@ -577,7 +597,9 @@ pub fn fit_and_score(
                 .map(|m| (kind.name().to_string(), m))
         })
         .collect();
-    let divergence = DivergenceTree::fit(x.view(), &scoring.failed).ok();
+    let known = scoring.known(&(0..table.len).collect::<Vec<_>>());
+    let divergence =
+        DivergenceTree::fit(x.select(Axis(0), &known).view(), &scoring.labels(&known)).ok();
     let lead = lead_protocol(&splits);
     let best = best_model(&splits);
     // Importance is read on the interpolation protocol: inside a held-out task × architecture ×
@@ -829,17 +851,38 @@ impl Scoring<'_> {
         Some(vec![conformal_half_width(calibration)?])
     }
 
-    /// The failure tree and the constant failure rate, fitted per fold, scored pooled.
+    /// The rows of `rows` whose outcome is known.
+    fn known(&self, rows: &[usize]) -> Vec<usize> {
+        rows.iter()
+            .copied()
+            .filter(|&i| self.outcome_known[i])
+            .collect()
+    }
+
+    /// Failed-or-not of `rows` (all known).
+    fn labels(&self, rows: &[usize]) -> Vec<bool> {
+        rows.iter().map(|&i| self.failed[i]).collect()
+    }
+
+    /// The failure tree and the constant failure rate, fitted per fold on the runs with a known
+    /// outcome, scored pooled.
     fn divergence(&self, split: &Split) -> Option<DivergenceScores> {
         let (mut failed, mut tree, mut base) = (Vec::new(), Vec::new(), Vec::new());
         for fold in &split.folds {
-            let train: Vec<bool> = fold.train.iter().map(|&i| self.failed[i]).collect();
+            let (train_rows, test_rows) = (self.known(&fold.train), self.known(&fold.test));
+            if test_rows.is_empty() {
+                continue;
+            }
+            let train = self.labels(&train_rows);
             let model =
-                DivergenceTree::fit(self.x.select(Axis(0), &fold.train).view(), &train).ok()?;
+                DivergenceTree::fit(self.x.select(Axis(0), &train_rows).view(), &train).ok()?;
             let rate = train.iter().filter(|&&f| f).count() as f64 / train.len() as f64;
-            tree.extend(model.probability(self.x.select(Axis(0), &fold.test).view()));
-            base.extend(fold.test.iter().map(|_| rate));
-            failed.extend(fold.test.iter().map(|&i| self.failed[i]));
+            tree.extend(model.probability(self.x.select(Axis(0), &test_rows).view()));
+            base.extend(test_rows.iter().map(|_| rate));
+            failed.extend(self.labels(&test_rows));
+        }
+        if failed.is_empty() {
+            return None;
         }
         Some(DivergenceScores {
             tree: divergence::classifier_scores(&failed, &tree),

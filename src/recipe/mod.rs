@@ -128,8 +128,23 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
     }
     let t = &raw.train;
     let shared = validate_train(t, path)?;
-    let blocks = raw.grid.blocks();
-    let fit = validate_fit(&raw.fit, &blocks, path)?;
+    let blocks = raw.grid.as_ref().map(|g| g.blocks()).unwrap_or_default();
+    let import = raw
+        .import
+        .as_ref()
+        .map(|i| crate::corpus::import::ImportSettings::from_raw(i, path))
+        .transpose()?;
+    if blocks.is_empty() && import.is_none() {
+        return Err(Error::recipe_value(
+            path,
+            "grid",
+            "(absent)",
+            "a recipe needs a [grid] of runs to train, or an [import] section naming a sweep table",
+        ));
+    }
+    // With [import], the holdouts are checked against the corpus at fit time: the grid alone
+    // does not hold every run.
+    let fit = validate_fit(&raw.fit, &blocks, path, import.is_some())?;
     let mut runs: Vec<RunSpec> = Vec::new();
     let mut seen = HashSet::new();
     for (key, g) in &blocks {
@@ -148,6 +163,7 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
     for (h, param) in fit
         .holdout
         .iter()
+        .filter(|_| import.is_none())
         .filter_map(|h| Some((h, crate::corpus::schema::policy_param_of(h)?)))
     {
         let distinct: HashSet<u64> = runs
@@ -176,6 +192,7 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
         recipe_text: text.to_string(),
         runs,
         fit,
+        import,
     })
 }
 
@@ -251,6 +268,7 @@ fn validate_fit(
     f: &raw::RawFit,
     blocks: &[(String, &raw::RawGrid)],
     path: &Path,
+    imports: bool,
 ) -> Result<FitSettings> {
     if !(f.quantile > 0.0 && f.quantile < 0.5) {
         return Err(Error::recipe_value(
@@ -292,7 +310,7 @@ fn validate_fit(
                 ));
             }
         };
-        if distinct < 3 {
+        if distinct < 3 && !imports {
             return Err(Error::recipe_value(
                 path,
                 "fit.holdout",

@@ -27,6 +27,9 @@ pub struct Plan {
     pub runs: Vec<RunSpec>,
     /// Predictor settings.
     pub fit: FitSettings,
+    /// The sweep table `lrcast import` reads into the corpus (`[import]`), if any. A plan with one
+    /// covers every run of its corpus, not only its grid's.
+    pub import: Option<crate::corpus::import::ImportSettings>,
 }
 
 /// Validated `[fit]` settings.

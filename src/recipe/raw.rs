@@ -1,6 +1,8 @@
 //! Raw recipe types, exactly as written in `experiments/NAME.toml` (serde, unknown keys rejected).
 //! Only [`super::plan::Plan`] — the validated form — reaches the runner.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 /// A whole recipe file.
@@ -12,14 +14,30 @@ pub struct RawRecipe {
     /// Free text shown in the report.
     pub description: Option<String>,
     /// The grid of run settings (`[grid]`), or several blocks (`[[grid]]`); every combination of a
-    /// block is one run.
-    pub grid: GridSection,
+    /// block is one run. Optional when the recipe has an `[import]` section.
+    pub grid: Option<GridSection>,
     /// Settings shared by every run.
     #[serde(default)]
     pub train: RawTrain,
     /// Predictor settings.
     #[serde(default)]
     pub fit: RawFit,
+    /// A sweep table written elsewhere, read into the corpus by `lrcast import`.
+    pub import: Option<RawImport>,
+}
+
+/// `[import]`: a sweep table (CSV or Parquet) and how its columns map onto corpus columns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawImport {
+    /// The table, relative to the recipe file; `.csv` or `.parquet`.
+    pub path: String,
+    /// `[import.columns]`: corpus column = column of the table.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+    /// `[import.constants]`: corpus column = one value shared by every row.
+    #[serde(default)]
+    pub constants: BTreeMap<String, toml::Value>,
 }
 
 /// `[grid]` or `[[grid]]`.

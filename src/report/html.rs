@@ -65,10 +65,11 @@ pub fn render(r: &Report, figures: &[(String, String)]) -> String {
     let _ = writeln!(
         out,
         "<h2>Corpus</h2>\n<p>{} runs: {} diverged (non-finite or exploding loss), {} collapsed (finished at \
-         or above a uniform guess's training loss), the rest trained; on {} in {:.1} s of training time.</p>",
+         or above a uniform guess's training loss), {}the rest trained; on {} in {:.1} s of training time.</p>",
         r.runs,
         r.diverged,
         r.collapsed,
+        tables::unknown_outcomes(r),
         esc(&r.devices.join(", ")),
         r.train_seconds
     );

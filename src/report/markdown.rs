@@ -42,10 +42,11 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(
         out,
         "\n## Corpus\n\n{} runs: {} diverged (non-finite or exploding loss), {} collapsed (finished at or \
-         above a uniform guess's training loss), the rest trained; on {} in {:.1} s of training time.\n",
+         above a uniform guess's training loss), {}the rest trained; on {} in {:.1} s of training time.\n",
         r.runs,
         r.diverged,
         r.collapsed,
+        tables::unknown_outcomes(r),
         r.devices.join(", "),
         r.train_seconds
     );

@@ -93,6 +93,9 @@ pub struct Report {
     pub diverged: usize,
     /// Collapsed runs.
     pub collapsed: usize,
+    /// Imported runs whose table recorded no outcome.
+    #[serde(default)]
+    pub outcome_unknown: usize,
     /// Devices the runs trained on.
     pub devices: Vec<String>,
     /// Total training wall time (s).
@@ -226,7 +229,15 @@ pub fn build(
         })
         .collect();
 
-    let mut devices: Vec<String> = table.text("device")?.to_vec();
+    // Imported runs record no device.
+    let mut devices: Vec<String> = table
+        .text("device")?
+        .iter()
+        .map(|d| match d.is_empty() {
+            true => "an unrecorded device (imported)".to_string(),
+            false => d.clone(),
+        })
+        .collect();
     devices.sort();
     devices.dedup();
     Ok(Report {
@@ -236,8 +247,14 @@ pub fn build(
         runs: table.len,
         diverged: count("diverged"),
         collapsed: count("collapsed"),
+        outcome_unknown: count(crate::corpus::table::UNKNOWN_OUTCOME),
         devices,
-        train_seconds: table.values("wall_seconds")?.iter().sum(),
+        // Imported runs without a wall time add nothing.
+        train_seconds: table
+            .values("wall_seconds")?
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold(0.0, |a, b| a + b),
         by_task: groups(table.text("task")?, &top1, &outcome),
         by_arch: groups(arch, &top1, &outcome),
         by_policy: groups(policy, &top1, &outcome),

@@ -121,6 +121,14 @@ pub fn folds_note(split: &SplitResult) -> String {
     }
 }
 
+/// "N of unknown outcome (imported without one), " for the corpus sentence, or nothing.
+pub fn unknown_outcomes(r: &super::Report) -> String {
+    match r.outcome_unknown {
+        0 => String::new(),
+        n => format!("{n} of unknown outcome (imported without one), "),
+    }
+}
+
 /// One sentence on the failure classifier of a split.
 pub fn divergence_sentence(split: &SplitResult) -> Option<String> {
     let d = split.divergence?;
