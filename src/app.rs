@@ -192,7 +192,7 @@ fn generate(
 }
 
 /// The corpus rows that belong to the plan, as plain columns.
-fn plan_table(plan: &Plan, root: &Path) -> Result<CorpusTable> {
+fn plan_table(plan: &Plan, root: &Path, curves: bool) -> Result<CorpusTable> {
     let store = CorpusStore::new(root, &plan.name);
     let recipe_arg = if plan.source.as_os_str() == recipe::DEFAULT_SOURCE {
         "experiments/default.toml".to_string()
@@ -214,11 +214,11 @@ fn plan_table(plan: &Plan, root: &Path) -> Result<CorpusTable> {
     // A recipe with [import] covers every run of its corpus (its grid's and every imported row);
     // otherwise only the runs of its current grid.
     let table = if plan.import.is_some() {
-        CorpusTable::from_dataframe(&store.scan()?)?
+        CorpusTable::from_dataframe(&store.scan_columns(curves)?)?
     } else {
         let wanted: std::collections::HashSet<&str> =
             plan.runs.iter().map(|r| r.run_id.as_str()).collect();
-        store.read_runs(&wanted)?
+        store.read_runs(&wanted, curves)?
     };
     if table.len == 0 {
         return Err(Error::MissingInput {
@@ -234,7 +234,7 @@ fn plan_table(plan: &Plan, root: &Path) -> Result<CorpusTable> {
 /// Fit predictors and save them with their scores.
 fn fit(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
     let dir = predict::models_dir(root, &plan.name);
-    let table = plan_table(plan, root)?;
+    let table = plan_table(plan, root, false)?;
     ensure_writable_dir(&dir)?;
     if table.len < plan.runs.len() {
         status(
@@ -402,7 +402,7 @@ fn export_features(args: ExportFeaturesArgs, quiet: bool) -> Result<()> {
     let out = args
         .out
         .unwrap_or_else(|| predict::models_dir(root, &plan.name).join("features.csv"));
-    let table = plan_table(&plan, root)?;
+    let table = plan_table(&plan, root, false)?;
     let csv = predict::export_features(&table, &plan.fit)?;
     ensure_writable_dir(out.parent().unwrap_or(Path::new(".")))?;
     crate::corpus::write_bytes_atomically(&out, csv.as_bytes())?;
@@ -431,7 +431,7 @@ fn write_report(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
         });
     }
     let fit_report = predict::load_report(&models)?;
-    let table = plan_table(plan, root)?;
+    let table = plan_table(plan, root, true)?;
     ensure_writable_dir(&dir)?;
     let report = report::build(&plan.name, &plan.description, &table, &fit_report)?;
     let written = report::write_all(&dir, &report)?;

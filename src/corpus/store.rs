@@ -127,6 +127,12 @@ impl CorpusStore {
     /// The whole corpus as one DataFrame (union of columns; missing policy parameters are null).
     /// Every consumer reads the corpus through this function.
     pub fn scan(&self) -> Result<DataFrame> {
+        self.scan_columns(true)
+    }
+
+    /// [`Self::scan`], without the per-epoch curve (list) columns when `curves` is false: the
+    /// predictor needs none of them, and they are most of what a run file holds to decode.
+    pub fn scan_columns(&self, curves: bool) -> Result<DataFrame> {
         let files = self.run_files()?;
         if files.is_empty() {
             return Err(Error::Corpus {
@@ -134,16 +140,37 @@ impl CorpusStore {
                 message: "no finished runs".into(),
             });
         }
-        let frames = files
-            .iter()
-            .map(|p| {
-                LazyFrame::scan_parquet(
-                    PlRefPath::new(p.to_string_lossy().as_ref()),
-                    Default::default(),
-                )
+        let frames = read_frames(&files, curves)?;
+        // Stack the frames of each schema eagerly (one schema per lrcast version and policy
+        // family), then unite the few stacks lazily: a lazy union of thousands of frames
+        // overflows polars' stack.
+        // Keyed by names and types in order (a schema compares as a map, but vstack needs the
+        // same column order).
+        let mut by_schema: Vec<(OrderedSchema, Vec<DataFrame>)> = Vec::new();
+        for df in frames {
+            let schema: OrderedSchema = df
+                .schema()
+                .iter()
+                .map(|(name, dtype)| (name.clone(), dtype.clone()))
+                .collect();
+            match by_schema.iter_mut().find(|(s, _)| *s == schema) {
+                Some((_, group)) => group.push(df),
+                None => by_schema.push((schema, vec![df])),
+            }
+        }
+        let stacks = by_schema
+            .into_iter()
+            .map(|(_, group)| {
+                let mut group = group.into_iter();
+                let mut stack = group.next().expect("a schema has a frame");
+                for df in group {
+                    stack.vstack_mut_owned(df)?;
+                }
+                Ok(stack.lazy())
             })
-            .collect::<PolarsResult<Vec<_>>>()
-            .and_then(|frames| concat_lf_diagonal(frames, UnionArgs::default()))
+            .collect::<PolarsResult<Vec<_>>>();
+        let frames = stacks
+            .and_then(|stacks| concat_lf_diagonal(stacks, UnionArgs::default()))
             .and_then(|lf| lf.sort(["run_id"], Default::default()).collect())
             .map_err(|e| Error::Corpus {
                 path: self.runs_dir(),
@@ -151,6 +178,52 @@ impl CorpusStore {
             })?;
         Ok(frames)
     }
+}
+
+/// Column names and types in file order.
+type OrderedSchema = Vec<(PlSmallStr, DataType)>;
+
+/// Every run file as a DataFrame, read on one plain thread per core (the reads are independent;
+/// on a 10 000-file corpus they are what `fit` waits for). Not rayon: polars runs its own pool,
+/// and calling it from rayon's workers overflows their stacks.
+fn read_frames(files: &[PathBuf], curves: bool) -> Result<Vec<DataFrame>> {
+    let read = |path: &PathBuf| -> Result<DataFrame> {
+        let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let corrupt = |e: PolarsError| Error::Corpus {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut reader = ParquetReader::new(file);
+        if !curves {
+            let schema = reader.schema().map_err(corrupt)?;
+            let scalars = schema
+                .iter_values()
+                .enumerate()
+                .filter(|(_, field)| {
+                    !matches!(
+                        field.dtype(),
+                        ArrowDataType::List(_) | ArrowDataType::LargeList(_)
+                    )
+                })
+                .map(|(k, _)| k)
+                .collect();
+            reader = reader.with_projection(Some(scalars));
+        }
+        reader.finish().map_err(corrupt)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = files.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(read).collect::<Result<Vec<_>>>()))
+            .collect();
+        let mut frames = Vec::with_capacity(files.len());
+        for worker in workers {
+            frames.extend(worker.join().expect("a corpus reader thread panicked")?);
+        }
+        Ok(frames)
+    })
 }
 
 /// Create `dir` and check that a file can be created in it.

@@ -166,8 +166,8 @@ impl CorpusTable {
 impl CorpusStore {
     /// The runs whose ids are in `wanted`, as plain columns (an empty table when none is in the
     /// corpus; an error when the corpus has no runs at all).
-    pub fn read_runs(&self, wanted: &HashSet<&str>) -> Result<CorpusTable> {
-        let df = self.scan()?;
+    pub fn read_runs(&self, wanted: &HashSet<&str>, curves: bool) -> Result<CorpusTable> {
+        let df = self.scan_columns(curves)?;
         let corpus_error = |e: PolarsError| Error::Corpus {
             path: self.runs_dir(),
             message: e.to_string(),

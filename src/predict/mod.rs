@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, Axis};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::CorpusTable;
@@ -668,8 +669,10 @@ pub fn fit_and_score(
 impl Scoring<'_> {
     /// Every model and reference on every fold of `split`, scored on the pooled predictions.
     fn score(&self, split: &Split) -> SplitResult {
+        // Models are independent: fit them on all cores (each is seeded and single-threaded, so the
+        // scores do not depend on the number of threads).
         let mut models: Vec<ModelScore> = ALL_MODELS
-            .iter()
+            .par_iter()
             .map(|&kind| {
                 let predictions: Result<FoldPredictions> = split
                     .folds

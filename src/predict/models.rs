@@ -354,8 +354,12 @@ fn fit_linear(
                 let model = ElasticNet::params()
                     .penalty(alpha)
                     .l1_ratio(l1)
-                    .max_iterations(10_000)
-                    .tolerance(1e-8)
+                    // scikit-learn's ElasticNet defaults. Against 10 000 iterations at 1e-8, the
+                    // default-corpus MAEs moved by < 0.001 (ridge: not at all) except where the
+                    // elastic net extrapolates wildly (leave one policy out: 2.93 → 2.80), and
+                    // the 10 000-run fit got seconds faster per fold.
+                    .max_iterations(1_000)
+                    .tolerance(1e-4)
                     .fit(&dataset)
                     .map_err(|e| Error::Fit(format!("{}: {e}", kind.name())))?;
                 (model.hyperplane().to_vec(), model.intercept())
