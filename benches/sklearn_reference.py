@@ -6,7 +6,8 @@
 
 For every protocol column (`fold:<name>`) of the CSV it fits scikit-learn's LinearRegression (the
 same OLS as lrcast's `ols`, on the same design matrix), HistGradientBoostingRegressor and
-RandomForestRegressor (references for lrcast's `boosted_trees`), pools the held-out predictions
+RandomForestRegressor (references for lrcast's `boosted_trees` and `random_forest`) and SVR (the
+same settings as lrcast's `svr`), pools the held-out predictions
 over folds, and prints MAE, R², Spearman and, for leave-one-group-out protocols, how many held-out
 LR curves have their optimum found. With --fit, lrcast's own scores for the same protocols are
 printed beside them. A check only: lrcast never runs Python.
@@ -20,6 +21,23 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.linear_model import LinearRegression
+from sklearn.svm import SVR
+
+
+class StandardisedSvr:
+    """lrcast's `svr`: constant columns dropped, the rest standardised on the training rows, RBF
+    SVR with C = 1, epsilon = 0.01 and gamma = 1 / (non-constant features)."""
+
+    def fit(self, x, y):
+        self.keep = x.std(axis=0) > 1e-12
+        z = x[:, self.keep]
+        self.mean, self.scale = z.mean(axis=0), z.std(axis=0)
+        self.svr = SVR(C=1.0, epsilon=0.01, gamma=1.0 / max(1, self.keep.sum()))
+        self.svr.fit((z - self.mean) / self.scale, y)
+        return self
+
+    def predict(self, x):
+        return self.svr.predict((x[:, self.keep] - self.mean) / self.scale)
 
 
 def models():
@@ -27,17 +45,23 @@ def models():
         "sk_ols": lambda: LinearRegression(),
         "sk_hist_gbr": lambda: HistGradientBoostingRegressor(random_state=0),
         "sk_random_forest": lambda: RandomForestRegressor(n_estimators=300, random_state=0, n_jobs=2),
+        "sk_random_forest_100": lambda: RandomForestRegressor(
+            n_estimators=100, min_samples_leaf=2, random_state=0, n_jobs=2
+        ),
+        "sk_svr": lambda: StandardisedSvr(),
     }
 
 
 def folds(labels):
     """(train_mask, test_mask) pairs of one protocol column."""
-    values = set(labels)
+    # An empty label: the protocol leaves the row out of both sides (e.g. a failed run at an
+    # extreme of extreme_trained).
+    values = set(labels) - {""}
     if values <= {"train", "test"}:
-        yield labels != "test", labels == "test"
+        yield labels == "train", labels == "test"
     else:
         for v in sorted(values):
-            yield labels != v, labels == v
+            yield (labels != v) & (labels != ""), labels == v
 
 
 def optimum_hits(df, pred, labels, base_lr_col):
@@ -73,7 +97,7 @@ def main():
                     lrcast[(split["split"], m["model"])] = m["scores"]
     for col in protocol_cols:
         name = col[len("fold:"):]
-        labels = df[col].astype(str).to_numpy()
+        labels = df[col].fillna("").astype(str).to_numpy()
         rows = []
         for model_name, make in models().items():
             pred = np.full(len(y), np.nan)
@@ -93,7 +117,7 @@ def main():
             if name.startswith("logo:"):
                 row["optimum_hits"] = "%d/%d" % optimum_hits(df, pred, labels, "log10(base_lr)")
             rows.append(row)
-        for model_name in ("ols", "boosted_trees", "twin_seed"):
+        for model_name in ("ols", "boosted_trees", "random_forest", "svr", "twin_seed"):
             s = lrcast.get((name, model_name))
             if s:
                 row = {
