@@ -95,11 +95,7 @@ pub fn extreme_value_split(hyperparameter: &str, values: &[f64], q: f64) -> Resu
     if test.is_empty() {
         return Err(format!("no run has an extreme `{hyperparameter}`"));
     }
-    let held: BTreeSet<u64> = test.iter().map(|&i| values[i].to_bits()).collect();
-    let held: Vec<String> = held
-        .into_iter()
-        .map(|b| fmt_value(f64::from_bits(b)))
-        .collect();
+    let held = held_values(values, &test);
     let description = format!(
         "test = the {} runs ({:.0}% of {}) with {hyperparameter} ≤ {} or ≥ {} (values {}: quantile \
          {q} at each end); train = the runs in between",
@@ -153,11 +149,7 @@ pub fn extreme_trained_split(
             "the runs that trained span too few `{hyperparameter}` values to hold out both ends"
         ));
     }
-    let held: BTreeSet<u64> = test.iter().map(|&i| values[i].to_bits()).collect();
-    let held: Vec<String> = held
-        .into_iter()
-        .map(|b| fmt_value(f64::from_bits(b)))
-        .collect();
+    let held = held_values(values, &test);
     let description = format!(
         "test = the {} runs that trained with {hyperparameter} ≤ {} or ≥ {} (values {}: quantile \
          {q} at each end of the runs that trained); train = the {} runs in between; {} failed \
@@ -298,6 +290,14 @@ pub fn grouped_kfold(configs: &[String], k: usize, seed: u64) -> Option<Split> {
         ),
         folds,
     })
+}
+
+/// The distinct values of the `test` rows, formatted, smallest first.
+fn held_values(values: &[f64], test: &[usize]) -> Vec<String> {
+    let held: BTreeSet<u64> = test.iter().map(|&i| values[i].to_bits()).collect();
+    held.into_iter()
+        .map(|b| fmt_value(f64::from_bits(b)))
+        .collect()
 }
 
 fn fmt_value(v: f64) -> String {

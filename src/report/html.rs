@@ -40,6 +40,23 @@ fn group_table(out: &mut String, title: &str, groups: &[GroupSummary]) {
     out.push_str("</table>\n");
 }
 
+/// A table of text cells under `headers`.
+fn plain_table<H: AsRef<str>>(out: &mut String, headers: &[H], rows: &[Vec<String>]) {
+    out.push_str("<table><tr>");
+    for h in headers {
+        let _ = write!(out, "<th>{}</th>", esc(h.as_ref()));
+    }
+    out.push_str("</tr>");
+    for row in rows {
+        out.push_str("<tr>");
+        for c in row {
+            let _ = write!(out, "<td>{}</td>", esc(c));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>\n");
+}
+
 /// Render the report as HTML, inlining `figures` (`(name, svg)`).
 pub fn render(r: &Report, figures: &[(String, String)]) -> String {
     let mut out = String::new();
@@ -136,19 +153,7 @@ pub fn render(r: &Report, figures: &[(String, String)]) -> String {
             let _ = writeln!(out, "<p>{}</p>", esc(&sentence));
         }
         if let Some((headers, rows)) = tables::per_task_table(split) {
-            out.push_str("<table><tr>");
-            for h in headers {
-                let _ = write!(out, "<th>{}</th>", esc(&h));
-            }
-            out.push_str("</tr>");
-            for row in rows {
-                out.push_str("<tr>");
-                for c in row {
-                    let _ = write!(out, "<td>{}</td>", esc(&c));
-                }
-                out.push_str("</tr>");
-            }
-            out.push_str("</table>\n");
+            plain_table(&mut out, &headers, &rows);
         }
     }
     if let Some(sentence) = tables::skipped_sentence(&r.fit.skipped) {
@@ -158,21 +163,10 @@ pub fn render(r: &Report, figures: &[(String, String)]) -> String {
         let (sentence, rows) = tables::importance_table(importance);
         let _ = write!(
             out,
-            "<h2>Which hyperparameters matter</h2><p>{}</p><table><tr>",
+            "<h2>Which hyperparameters matter</h2><p>{}</p>",
             esc(&sentence)
         );
-        for h in tables::IMPORTANCE_HEADERS {
-            let _ = write!(out, "<th>{}</th>", esc(h));
-        }
-        out.push_str("</tr>");
-        for row in rows {
-            out.push_str("<tr>");
-            for c in row {
-                let _ = write!(out, "<td>{}</td>", esc(&c));
-            }
-            out.push_str("</tr>");
-        }
-        out.push_str("</table>\n");
+        plain_table(&mut out, tables::IMPORTANCE_HEADERS, &rows);
     }
     if !r.fit.divergence_rules.is_empty() {
         let _ = writeln!(
