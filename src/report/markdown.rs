@@ -33,7 +33,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "- {}", e.sentence);
     }
     if r.extrapolation.is_empty() {
-        let _ = writeln!(out, "- No extreme-value holdout could be scored.");
+        let _ = writeln!(out, "- No holdout protocol could be scored.");
     }
     out.push('\n');
     for file in ["lr_sensitivity.svg", "holdout_mae.svg"] {

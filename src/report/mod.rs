@@ -60,19 +60,31 @@ pub struct BestRun {
 /// How the best predictor did on one extreme-value holdout, against baselines and a random split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Extrapolation {
-    /// Hyperparameter held out.
-    pub hyperparameter: String,
-    /// Best non-baseline model on the extreme split (lowest MAE).
+    /// Protocol, e.g. `extreme:base_lr`, `logo:task+arch+policy`.
+    #[serde(default)]
+    pub protocol: String,
+    /// Hyperparameter held out, for an extreme-value holdout.
+    pub hyperparameter: Option<String>,
+    /// Best non-baseline model on the protocol (lowest MAE).
     pub best_model: String,
-    /// Its MAE on the held-out extremes.
+    /// Its MAE on the held-out runs.
     pub best_mae: f64,
     /// Its R² there.
     pub best_r2: Option<f64>,
-    /// Best baseline on the same split.
+    /// Its Spearman there.
+    #[serde(default)]
+    pub best_spearman: Option<f64>,
+    /// Best baseline by MAE on the same protocol.
     pub best_baseline: String,
     /// That baseline's MAE.
     pub baseline_mae: f64,
-    /// The best model's MAE on the random split of the same size.
+    /// The best Spearman of any baseline there.
+    #[serde(default)]
+    pub baseline_spearman: Option<f64>,
+    /// `beats`, `no better` or `loses` (to the baselines, on error or on ranking).
+    #[serde(default)]
+    pub verdict: String,
+    /// The best model's MAE on the random split of the same size (extreme-value holdouts).
     pub random_split_mae: Option<f64>,
     /// One plain sentence.
     pub sentence: String,
@@ -275,60 +287,129 @@ fn best_by_mae(split: &SplitResult, baseline: bool) -> Option<(&str, &crate::pre
         .min_by(|a, b| a.1.mae.total_cmp(&b.1.mae))
 }
 
-/// One verdict per extreme-value holdout.
+/// Spearman differences smaller than this are ties when ranking is weighed.
+const SPEARMAN_TIE: f64 = 0.02;
+
+/// One verdict per protocol (the random contrast splits are quoted in their extreme holdout's),
+/// weighing error and ranking together: the best model beats the baselines only when its MAE's
+/// bootstrap interval lies below the best baseline's MAE and it ranks the held-out runs no worse
+/// than any baseline; it loses when its interval lies above, or when a baseline ranks better.
 fn extrapolation(fit: &FitReport) -> Vec<Extrapolation> {
     let mut out = Vec::new();
     for split in &fit.splits {
-        let Some(hyperparameter) = split.split.strip_prefix("extreme:") else {
+        if split.split.starts_with("random:") {
             continue;
-        };
+        }
+        let hyperparameter = split
+            .split
+            .strip_prefix("extreme:")
+            .or_else(|| split.split.strip_prefix("extreme_trained:"))
+            .map(str::to_string);
         let (Some((model, s)), Some((baseline, b))) =
             (best_by_mae(split, false), best_by_mae(split, true))
         else {
             continue;
         };
-        let random_split_mae = fit
-            .splits
+        let baseline_spearman = split
+            .models
             .iter()
-            .find(|r| r.split == format!("random:{hyperparameter}"))
-            .and_then(|r| r.models.iter().find(|m| m.model == model))
-            .and_then(|m| m.scores.map(|s| s.mae));
-        let gain = b.mae - s.mae;
-        let comparison = if gain > 0.01 {
-            format!(
-                "beats the best baseline ({baseline}, MAE {:.3}) by {:.3}",
-                b.mae, gain
+            .filter(|m| m.baseline)
+            .filter_map(|m| m.scores.as_ref().and_then(|s| s.spearman))
+            .reduce(f64::max);
+        let (beats_error, loses_error) = match s.ci {
+            Some(ci) => (ci.mae[1] < b.mae, ci.mae[0] > b.mae),
+            None => (s.mae < b.mae - 0.01, s.mae > b.mae + 0.01),
+        };
+        let loses_ranking = match (s.spearman, baseline_spearman) {
+            (Some(m), Some(bb)) => m < bb - SPEARMAN_TIE,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        let fmt_rho = |v: Option<f64>| v.map_or("undefined".to_string(), |v| format!("{v:.2}"));
+        // A constant chance-level guess (1 / classes) as good as the model's interval says the
+        // held-out runs are mostly ones that never learned: no better than guessing, whatever the
+        // baselines do.
+        let chance = split
+            .models
+            .iter()
+            .find(|m| m.model == "chance")
+            .and_then(|m| m.scores.map(|s| s.mae))
+            .filter(|&c| c <= s.ci.map_or(s.mae, |ci| ci.mae[1]));
+        let (verdict, comparison) = if loses_error || loses_ranking {
+            let how = match (loses_error, loses_ranking) {
+                (true, true) => "on error and on ranking",
+                (true, false) => "on error",
+                _ => "on ranking",
+            };
+            ("loses", format!("loses to the baselines {how}"))
+        } else if let Some(c) = chance {
+            (
+                "no better",
+                format!(
+                    "is no better than a constant chance-level guess (MAE {c:.3}): most held-out \
+                     runs never learned"
+                ),
             )
-        } else if gain >= -0.01 {
-            format!(
-                "is no better than the best baseline ({baseline}, MAE {:.3})",
-                b.mae
+        } else if beats_error {
+            (
+                "beats",
+                "beats every baseline on error and ranks no worse".into(),
             )
         } else {
-            format!(
-                "is worse than the best baseline ({baseline}, MAE {:.3}) — it does not extrapolate",
-                b.mae
+            (
+                "no better",
+                "is no better than the best baseline (its MAE interval covers the baseline's)"
+                    .into(),
             )
         };
-        let interpolation = random_split_mae.map_or(String::new(), |r| {
-            format!(
-                "; on a random split of the same size it reaches MAE {r:.3}, so extrapolating costs {:+.3}",
-                s.mae - r
-            )
+        let random_split_mae = hyperparameter.as_ref().and_then(|h| {
+            fit.splits
+                .iter()
+                .find(|r| r.split == format!("random:{h}"))
+                .and_then(|r| r.models.iter().find(|m| m.model == model))
+                .and_then(|m| m.scores.map(|s| s.mae))
         });
-        let r2 = s.r2.map_or("undefined".to_string(), |v| format!("{v:.2}"));
+        let interpolation = match (&split.split, random_split_mae) {
+            (name, Some(r)) if name.starts_with("extreme:") => format!(
+                " On a random split of the same size it reaches MAE {r:.3}, so extrapolating \
+                 costs {:+.3}.",
+                s.mae - r
+            ),
+            _ => String::new(),
+        };
+        let ci = s.ci.map_or(String::new(), |c| {
+            format!(" (90 % CI {:.3}–{:.3})", c.mae[0], c.mae[1])
+        });
+        let twin = split
+            .models
+            .iter()
+            .find(|m| m.model == "twin_seed")
+            .and_then(|m| m.scores.map(|s| s.mae))
+            .map_or(String::new(), |t| {
+                format!(" The twin-seed noise reference is MAE {t:.3}.")
+            });
         let sentence = format!(
-            "Held out at the extremes of {hyperparameter} ({} runs), the best predictor, {model}, \
-             has MAE {:.3} in top-1 accuracy (R² {r2}) and {comparison}{interpolation}.",
-            split.n_test, s.mae
+            "`{}` ({} held-out runs): the best predictor, {model}, has MAE {:.3}{ci} and Spearman \
+             {}; the best baseline, {baseline}, MAE {:.3}, and the best baseline ranking \
+             Spearman {}. {model} {comparison}.{interpolation}{twin}",
+            split.split,
+            split.n_test,
+            s.mae,
+            fmt_rho(s.spearman),
+            b.mae,
+            fmt_rho(baseline_spearman),
         );
         out.push(Extrapolation {
-            hyperparameter: hyperparameter.to_string(),
+            protocol: split.split.clone(),
+            hyperparameter,
             best_model: model.to_string(),
             best_mae: s.mae,
             best_r2: s.r2,
+            best_spearman: s.spearman,
             best_baseline: baseline.to_string(),
             baseline_mae: b.mae,
+            baseline_spearman,
+            verdict: verdict.into(),
             random_split_mae,
             sentence,
         });
@@ -361,4 +442,106 @@ pub fn write_all(dir: &Path, report: &Report) -> Result<Vec<PathBuf>> {
         written.push(path);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::predict::scores::{ScoreIntervals, score};
+    use crate::predict::{ModelScore, SplitResult};
+
+    fn model(name: &str, kind: &str, mae: f64, spearman: f64) -> ModelScore {
+        let mut s = score(&[0.1, 0.5, 0.9], &[0.1, 0.5, 0.9]);
+        s.mae = mae;
+        s.spearman = Some(spearman);
+        s.ci = Some(ScoreIntervals {
+            resamples: 200,
+            mae: [mae - 0.01, mae + 0.01],
+            rmse: [0.0, 1.0],
+            r2: None,
+            spearman: None,
+        });
+        ModelScore {
+            model: name.into(),
+            baseline: kind == "baseline",
+            reference: kind == "reference",
+            scores: Some(s),
+            error: None,
+            interval_half_width: None,
+            per_task: Default::default(),
+        }
+    }
+
+    fn split(name: &str, models: Vec<ModelScore>) -> SplitResult {
+        SplitResult {
+            split: name.into(),
+            description: String::new(),
+            n_train: 10,
+            n_test: 3,
+            folds: 1,
+            divergence: None,
+            models,
+        }
+    }
+
+    #[test]
+    fn the_verdict_weighs_error_ranking_and_chance() {
+        let fit = FitReport {
+            experiment: "t".into(),
+            n_runs: 13,
+            target: "top1".into(),
+            features: Vec::new(),
+            settings: crate::recipe::FitSettings {
+                holdout: Vec::new(),
+                quantile: 0.1,
+                random_seed: 0,
+                ridge_alpha: 1.0,
+                elastic_net_alpha: 1.0,
+                l1_ratio: 0.5,
+                protocols: None,
+            },
+            splits: vec![
+                split(
+                    "logo:arch",
+                    vec![
+                        model("mean", "baseline", 0.2, 0.5),
+                        model("rf", "", 0.05, 0.9),
+                    ],
+                ),
+                // Lower error, but the baseline ranks the held-out runs better.
+                split(
+                    "logo:task",
+                    vec![
+                        model("mean", "baseline", 0.2, 0.6),
+                        model("rf", "", 0.1, 0.3),
+                    ],
+                ),
+                // Far below the baseline, but a chance-level constant does as well.
+                split(
+                    "extreme:base_lr",
+                    vec![
+                        model("mean", "baseline", 0.3, 0.5),
+                        model("rf", "", 0.11, 0.8),
+                        model("chance", "reference", 0.115, 0.0),
+                    ],
+                ),
+            ],
+            divergence_rules: Vec::new(),
+            skipped: Vec::new(),
+            importance: None,
+        };
+        let verdicts: Vec<(String, String)> = extrapolation(&fit)
+            .into_iter()
+            .map(|e| (e.protocol, e.verdict))
+            .collect();
+        let expect = |p: &str, v: &str| (p.to_string(), v.to_string());
+        assert_eq!(
+            verdicts,
+            [
+                expect("logo:arch", "beats"),
+                expect("logo:task", "loses"),
+                expect("extreme:base_lr", "no better")
+            ]
+        );
+    }
 }
