@@ -404,3 +404,34 @@ fn stacked_and_alone_generate_the_same_corpus() {
         );
     }
 }
+
+#[test]
+fn fit_reads_the_scalar_cache_only_where_it_matches_the_part_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write(dir.path(), "tiny.toml", TINY_RECIPE);
+    let recipe = recipe.to_str().unwrap();
+    let out = lrcast(dir.path(), &["pipeline", recipe, "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let corpus = dir.path().join("datasets/corpus/tiny");
+    assert!(corpus.join("scalars-cache.parquet").exists());
+    let fit_json = dir.path().join("models/tiny/fit.json");
+    let first = std::fs::read_to_string(&fit_json).unwrap();
+    // From the cache: the same scores.
+    let out = lrcast(dir.path(), &["fit", recipe, "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&fit_json).unwrap(), first);
+    // A part removed by hand leaves the cache too; a corrupt cache is rebuilt from the parts.
+    let parts = CorpusStore::new(dir.path(), "tiny").run_files().unwrap();
+    std::fs::remove_file(&parts[0]).unwrap();
+    let out = lrcast(dir.path(), &["fit", recipe, "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fit_json).unwrap()).unwrap();
+    assert_eq!(fit["n_runs"], 11);
+    std::fs::write(corpus.join("scalars-cache.parquet"), b"not parquet").unwrap();
+    let out = lrcast(dir.path(), &["fit", recipe, "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fit_json).unwrap()).unwrap();
+    assert_eq!(fit["n_runs"], 11);
+}

@@ -1,6 +1,7 @@
 //! The run corpus: schema, row assembly, atomic per-run Parquet files, the one scan and the plain
 //! table every consumer reads, and the import of sweep tables written elsewhere.
 
+mod cache;
 pub mod import;
 pub mod record;
 pub mod schema;

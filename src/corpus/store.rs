@@ -1,13 +1,14 @@
 //! The on-disk corpus of one experiment: `datasets/corpus/<experiment>/runs/<run_id>.parquet`,
 //! one file per finished run, written atomically; and the one scan that reads it back.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use super::cache::{self, Stamp};
 use super::record::RunRecord;
 use crate::error::{Error, Result};
 
@@ -140,12 +141,41 @@ impl CorpusStore {
                 message: "no finished runs".into(),
             });
         }
-        let frames = read_frames(&files, curves)?;
+        if curves {
+            let frames = read_frames(&files, true)?;
+            return self.unite(frames);
+        }
+        // Without curves the scalar cache serves every part it still matches.
+        let stamps: HashMap<String, Stamp> = files
+            .iter()
+            .filter_map(|p| {
+                let id = p.file_stem()?.to_string_lossy().into_owned();
+                Some((id, cache::stamp(p)?))
+            })
+            .collect();
+        let cache_path = self.dir.join(cache::CACHE_FILE);
+        let (cached, stale) = match cache::load(&cache_path, &stamps) {
+            Some((df, stale)) => (Some(df), stale),
+            None => (None, true),
+        };
+        let covered = cached.as_ref().map(cache::run_ids).unwrap_or_default();
+        let missing = cache::uncovered(&files, &covered);
+        let mut frames = read_frames(&missing, false)?;
+        frames.extend(cached);
+        let all = self.unite(frames)?;
+        if stale || !missing.is_empty() {
+            // Best effort: a corpus that cannot be written to is still read, from its parts.
+            let _ = cache::save(&cache_path, &all, &stamps);
+        }
+        Ok(all)
+    }
+
+    /// One frame from per-file frames of possibly different schemas, sorted by run id.
+    fn unite(&self, frames: Vec<DataFrame>) -> Result<DataFrame> {
         // Stack the frames of each schema eagerly (one schema per lrcast version and policy
         // family), then unite the few stacks lazily: a lazy union of thousands of frames
-        // overflows polars' stack.
-        // Keyed by names and types in order (a schema compares as a map, but vstack needs the
-        // same column order).
+        // overflows polars' stack. Keyed by names and types in order (a schema compares as a
+        // map, but vstack needs the same column order).
         let mut by_schema: Vec<(OrderedSchema, Vec<DataFrame>)> = Vec::new();
         for df in frames {
             let schema: OrderedSchema = df
@@ -169,14 +199,13 @@ impl CorpusStore {
                 Ok(stack.lazy())
             })
             .collect::<PolarsResult<Vec<_>>>();
-        let frames = stacks
+        stacks
             .and_then(|stacks| concat_lf_diagonal(stacks, UnionArgs::default()))
             .and_then(|lf| lf.sort(["run_id"], Default::default()).collect())
             .map_err(|e| Error::Corpus {
                 path: self.runs_dir(),
                 message: e.to_string(),
-            })?;
-        Ok(frames)
+            })
     }
 }
 
