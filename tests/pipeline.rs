@@ -319,6 +319,35 @@ fn tiny_pipeline_end_to_end_then_resume_trains_nothing() {
         .collect();
     assert_eq!(names, ["logo:policy", "kfold:5"]);
     assert_eq!(with(r#"["nonsense"]"#).status.code(), Some(2));
+    // And its models, beside the baselines and references.
+    let only = |models: &str| {
+        std::fs::write(
+            &chosen,
+            TINY_RECIPE.replace(
+                "quantile = 0.2",
+                &format!("quantile = 0.2\nmodels = {models}"),
+            ),
+        )
+        .unwrap();
+        lrcast(dir.path(), &["fit", chosen.to_str().unwrap(), "-q"])
+    };
+    let out = only(r#"["ols"]"#);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fit: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("models/tiny/fit.json")).unwrap(),
+    )
+    .unwrap();
+    let fitted: Vec<&str> = fit["splits"][0]["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["baseline"] == false && m["reference"] == false)
+        .map(|m| m["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(fitted, ["ols"]);
+    let out = only(r#"["gpt"]"#);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("fit.models"), "{}", stderr(&out));
 
     // No temporary file is left anywhere.
     assert!(

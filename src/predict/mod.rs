@@ -464,6 +464,21 @@ pub fn conformal_half_width(mut errors: Vec<f64>) -> Option<f64> {
     Some(holdout::quantile(&errors, level))
 }
 
+/// The baselines and the models the recipe asks for (`fit.models`; default: all).
+fn chosen_models(settings: &FitSettings) -> Vec<ModelKind> {
+    ALL_MODELS
+        .iter()
+        .copied()
+        .filter(|k| {
+            k.is_baseline()
+                || settings
+                    .models
+                    .as_ref()
+                    .is_none_or(|wanted| wanted.iter().any(|w| w == k.name()))
+        })
+        .collect()
+}
+
 /// The lead protocol: leave one task × architecture × policy group out, else grouped K-fold, else
 /// the first protocol.
 fn lead_protocol(splits: &[SplitResult]) -> Option<&SplitResult> {
@@ -590,9 +605,9 @@ pub fn fit_and_score(
         task,
         arch,
     };
-    let models = ALL_MODELS
-        .iter()
-        .filter_map(|&kind| {
+    let models = chosen_models(settings)
+        .into_iter()
+        .filter_map(|kind| {
             models::fit(kind, all, &y, &scoring.failed, settings)
                 .ok()
                 .map(|m| (kind.name().to_string(), m))
@@ -671,9 +686,9 @@ impl Scoring<'_> {
     fn score(&self, split: &Split) -> SplitResult {
         // Models are independent: fit them on all cores (each is seeded and single-threaded, so the
         // scores do not depend on the number of threads).
-        let mut models: Vec<ModelScore> = ALL_MODELS
-            .par_iter()
-            .map(|&kind| {
+        let mut models: Vec<ModelScore> = chosen_models(self.settings)
+            .into_par_iter()
+            .map(|kind| {
                 let predictions: Result<FoldPredictions> = split
                     .folds
                     .iter()

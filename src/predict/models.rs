@@ -495,6 +495,7 @@ mod tests {
             elastic_net_alpha: 1e-6,
             l1_ratio: 0.5,
             protocols: None,
+            models: None,
         }
     }
 

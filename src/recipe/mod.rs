@@ -375,7 +375,26 @@ fn validate_fit(
             ));
         }
     }
+    if let Some(models) = &f.models {
+        let names: Vec<&str> = crate::predict::ALL_MODELS
+            .iter()
+            .filter(|k| !k.is_baseline())
+            .map(|k| k.name())
+            .collect();
+        if let Some(bad) = models.iter().find(|m| !names.contains(&m.as_str())) {
+            return Err(Error::recipe_value(
+                path,
+                "fit.models",
+                format!("\"{bad}\""),
+                format!(
+                    "unknown model; choose from {} (the baselines are always fitted)",
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
     Ok(FitSettings {
+        models: f.models.clone(),
         protocols: f.protocols.clone(),
         holdout: f.holdout.clone(),
         quantile: f.quantile,

@@ -50,6 +50,9 @@ pub struct FitSettings {
     /// Protocols asked for by name (`None`: every one the corpus allows).
     #[serde(default)]
     pub protocols: Option<Vec<String>>,
+    /// Models asked for by name, beside the baselines (`None`: every model).
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
 }
 
 /// Protocol families a recipe may ask for in `fit.protocols`.

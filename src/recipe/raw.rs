@@ -189,6 +189,9 @@ pub struct RawFit {
     /// error rather than skipped).
     #[serde(default)]
     pub protocols: Option<Vec<String>>,
+    /// Models to fit beside the baselines (default: all).
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
 }
 
 impl Default for RawTrain {
@@ -221,6 +224,7 @@ impl Default for RawFit {
             elastic_net_alpha: default_elastic_net_alpha(),
             l1_ratio: default_l1_ratio(),
             protocols: None,
+            models: None,
         }
     }
 }

@@ -499,6 +499,7 @@ mod tests {
                 elastic_net_alpha: 1.0,
                 l1_ratio: 0.5,
                 protocols: None,
+                models: None,
             },
             splits: vec![
                 split(
