@@ -119,6 +119,23 @@ fn holdout_quantile_outside_range() {
 }
 
 #[test]
+fn a_holdout_on_a_constant_hyperparameter_and_unknown_fit_keys() {
+    // weight_decay has one value in the tiny grid: nothing to hold out at its extremes.
+    rejects(
+        &tiny_with("holdout = [\"base_lr\"]", "holdout = [\"weight_decay\"]"),
+        &["weight_decay", "fit.holdout"],
+    );
+    rejects(
+        &tiny_with("quantile = 0.2", "quantile = 0.2\nprotocols = [\"loto\"]"),
+        &["fit.protocols", "loto", "logo:task"],
+    );
+    rejects(
+        &tiny_with("quantile = 0.2", "quantile = 0.2\nmodels = [\"gp\"]"),
+        &["fit.models", "gp", "random_forest"],
+    );
+}
+
+#[test]
 fn output_directory_not_writable() {
     // A path below a regular file can never be created, even by root.
     let dir = tempfile::tempdir().unwrap();
