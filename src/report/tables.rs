@@ -25,10 +25,10 @@ pub fn opt(v: Option<f64>) -> String {
     v.map_or("—".into(), |v| format!("{v:.3}"))
 }
 
-/// A score with its bootstrap interval, e.g. `0.047 (0.040–0.055)`.
+/// A score with its bootstrap interval, e.g. `0.047 (0.040 to 0.055)`.
 fn with_ci(v: Option<f64>, ci: Option<[f64; 2]>) -> String {
     match (v, ci) {
-        (Some(v), Some([lo, hi])) => format!("{v:.3} ({lo:.3}–{hi:.3})"),
+        (Some(v), Some([lo, hi])) => format!("{v:.3} ({lo:.3} to {hi:.3})"),
         (v, _) => opt(v),
     }
 }
