@@ -273,7 +273,7 @@ fn tiny_pipeline_end_to_end_then_resume_trains_nothing() {
     // Models written in another format are refused with the way out.
     let models_json = dir.path().join("models/tiny/models.json");
     let text = std::fs::read_to_string(&models_json).unwrap();
-    let older = text.replacen("\"format\": 2", "\"format\": 1", 1);
+    let older = text.replacen("\"format\":2", "\"format\":1", 1);
     assert_ne!(older, text, "models.json records its format");
     std::fs::write(&models_json, older).unwrap();
     let mut args = vec!["predict", "--policy", "cosine:lr=0.03"];
