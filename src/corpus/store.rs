@@ -15,6 +15,27 @@ use crate::error::{Error, Result};
 /// Suffix of in-flight files; they are never read as runs.
 const TEMP_MARKER: &str = ".tmp-";
 
+/// Age after which a temporary file counts as abandoned: a run file is written in milliseconds and
+/// the scalar cache in seconds, so a quarter of an hour leaves a wide margin for slow filesystems.
+pub const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// A temporary-file suffix no other writer can share, on this machine or another one using the
+/// same filesystem: `.tmp-<host>-<pid>-<random>`.
+fn temp_suffix() -> String {
+    let host: String = fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+        .collect();
+    let host = if host.is_empty() { "host".into() } else { host };
+    format!(
+        "{TEMP_MARKER}{host}-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    )
+}
+
 /// The corpus directory of one experiment.
 #[derive(Debug, Clone)]
 pub struct CorpusStore {
@@ -68,24 +89,29 @@ impl CorpusStore {
         Ok(files)
     }
 
-    /// Remove temporary files left by processes that no longer exist (a killed run's partial write).
+    /// Remove temporary files abandoned by a killed writer: those older than [`STALE_TEMP_AGE`],
+    /// in the runs directory and beside it (the scalar cache). Age, not a process check: on a
+    /// shared filesystem the writer may be a live process on another machine.
     pub fn remove_stale_temp_files(&self) -> Result<usize> {
-        let dir = self.runs_dir();
-        let Ok(entries) = fs::read_dir(&dir) else {
-            return Ok(0);
-        };
         let mut removed = 0;
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some((_, pid)) = name.split_once(TEMP_MARKER) else {
+        for dir in [self.runs_dir(), self.dir.clone()] {
+            let Ok(entries) = fs::read_dir(&dir) else {
                 continue;
             };
-            let alive = pid
-                .parse::<u32>()
-                .map(|pid| pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists())
-                .unwrap_or(false);
-            if !alive && fs::remove_file(entry.path()).is_ok() {
-                removed += 1;
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !name.contains(TEMP_MARKER) {
+                    continue;
+                }
+                let age = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok());
+                if age.is_some_and(|a| a > STALE_TEMP_AGE) && fs::remove_file(entry.path()).is_ok()
+                {
+                    removed += 1;
+                }
             }
         }
         Ok(removed)
@@ -262,7 +288,7 @@ pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
         source,
     };
     fs::create_dir_all(dir).map_err(not_writable)?;
-    let probe = dir.join(format!(".write-probe{TEMP_MARKER}{}", std::process::id()));
+    let probe = dir.join(format!(".write-probe{}", temp_suffix()));
     fs::File::create(&probe).map_err(not_writable)?;
     let _ = fs::remove_file(&probe);
     Ok(())
@@ -276,7 +302,7 @@ pub fn write_atomically(
 ) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temp = dir.join(format!(".{name}{TEMP_MARKER}{}", std::process::id()));
+    let temp = dir.join(format!(".{name}{}", temp_suffix()));
     let result = (|| {
         let mut file = fs::File::create(&temp)?;
         write(&mut file)?;
@@ -368,15 +394,22 @@ epochs = 2
     }
 
     #[test]
-    fn stale_temp_files_of_dead_processes_are_removed_and_never_read() {
+    fn abandoned_temp_files_are_removed_by_age_and_never_read() {
         let dir = tempfile::tempdir().unwrap();
         let store = CorpusStore::new(dir.path(), "x");
         store.ensure_writable().unwrap();
         let runs = store.runs_dir();
-        // pid 0 never names a live user process here.
-        std::fs::write(runs.join(".abc.parquet.tmp-0"), b"partial").unwrap();
+        // Another machine's write in flight: recent, so it stays, whatever its pid.
+        let fresh = runs.join(".abc.parquet.tmp-nodeb-1-00ff");
+        std::fs::write(&fresh, b"partial").unwrap();
+        let old = runs.join(".def.parquet.tmp-nodea-1-00ff");
+        let file = std::fs::File::create(&old).unwrap();
+        file.set_modified(std::time::SystemTime::now() - 2 * STALE_TEMP_AGE)
+            .unwrap();
         assert!(store.run_files().unwrap().is_empty());
         assert_eq!(store.remove_stale_temp_files().unwrap(), 1);
-        assert!(std::fs::read_dir(&runs).unwrap().next().is_none());
+        assert!(fresh.exists() && !old.exists());
+        // Two writers never share a temporary name.
+        assert_ne!(temp_suffix(), temp_suffix());
     }
 }
