@@ -16,6 +16,7 @@ use crate::corpus::CorpusTable;
 use crate::corpus::{CorpusStore, ensure_writable_dir};
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
+use crate::recipe::shard::Shard;
 use crate::recipe::{self, Plan};
 use crate::runner::{self, Event, GenerateSummary};
 use crate::stacks::StackOptions;
@@ -89,7 +90,26 @@ fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
 }
 
 fn generate_command(args: GenerateArgs, quiet: bool) -> Result<()> {
-    let plan = load_plan(Some(&args.recipe))?;
+    let mut plan = load_plan(Some(&args.recipe))?;
+    let shard = match &args.shard {
+        Some(text) => Some(Shard::parse(text)?),
+        None => Shard::from_slurm(|k| std::env::var(k).ok())?,
+    };
+    if let Some(shard) = shard {
+        let range = shard.range(plan.runs.len());
+        status(
+            quiet,
+            format!(
+                "shard {}/{}: runs {}..{} of {}",
+                shard.index,
+                shard.count,
+                range.start,
+                range.end,
+                plan.runs.len()
+            ),
+        );
+        plan.runs = plan.runs.drain(range).collect();
+    }
     let device = parse_device(&args.device)?;
     let stacking = stack_options(&args.stacking)?;
     let store = CorpusStore::new(&args.output.root, &plan.name);

@@ -253,6 +253,13 @@ pub struct PipelineArgs {
 pub struct GenerateArgs {
     /// Recipe file (TOML).
     pub recipe: PathBuf,
+    /// Train only shard I of N (0-based: the I-th of N contiguous, equal slices of the plan), for
+    /// running one recipe on many machines over a shared corpus; the shards together are the plan.
+    /// Without it, a Slurm job array task takes its shard from SLURM_ARRAY_TASK_ID (minus
+    /// SLURM_ARRAY_TASK_MIN) and SLURM_ARRAY_TASK_COUNT. In a Kubernetes Indexed Job pass
+    /// --shard $(JOB_COMPLETION_INDEX)/N.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     /// Compute device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,

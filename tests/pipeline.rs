@@ -464,3 +464,46 @@ fn fit_reads_the_scalar_cache_only_where_it_matches_the_part_files() {
         serde_json::from_str(&std::fs::read_to_string(&fit_json).unwrap()).unwrap();
     assert_eq!(fit["n_runs"], 11);
 }
+
+#[test]
+fn shards_together_generate_exactly_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write(dir.path(), "tiny.toml", TINY_RECIPE);
+    let recipe = recipe.to_str().unwrap();
+    let ids = |root: &std::path::Path| -> Vec<String> {
+        CorpusStore::new(root, "tiny")
+            .existing_run_ids()
+            .unwrap()
+            .into_iter()
+            .collect()
+    };
+    // Shard 0 of 2 by flag, shard 1 of 2 as the second task of a Slurm job array starting at 1.
+    let out = lrcast(dir.path(), &["generate", recipe, "--shard", "0/2", "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = ids(dir.path());
+    assert_eq!(first.len(), 6);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lrcast"))
+        .args(["generate", recipe, "-q"])
+        .current_dir(dir.path())
+        .env("SLURM_ARRAY_TASK_ID", "2")
+        .env("SLURM_ARRAY_TASK_MIN", "1")
+        .env("SLURM_ARRAY_TASK_COUNT", "2")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let both = ids(dir.path());
+    assert_eq!(both.len(), 12);
+    // The same ids as one unsharded generate.
+    let whole = tempfile::tempdir().unwrap();
+    let recipe_whole = write(whole.path(), "tiny.toml", TINY_RECIPE);
+    let out = lrcast(
+        whole.path(),
+        &["generate", recipe_whole.to_str().unwrap(), "-q"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(ids(whole.path()), both);
+    // A shard that does not exist is refused before anything runs.
+    let out = lrcast(dir.path(), &["generate", recipe, "--shard", "2/2"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--shard 2/2"), "{}", stderr(&out));
+}

@@ -3,6 +3,7 @@
 mod grid;
 pub mod plan;
 pub mod raw;
+pub mod shard;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
