@@ -507,3 +507,31 @@ fn shards_together_generate_exactly_the_plan() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--shard 2/2"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_corrupt_part_is_named_and_skipped_never_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write(dir.path(), "tiny.toml", TINY_RECIPE);
+    let recipe = recipe.to_str().unwrap();
+    let out = lrcast(dir.path(), &["generate", recipe, "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A part cut short, as a full disk or an interrupted copy leaves it.
+    let parts = CorpusStore::new(dir.path(), "tiny").run_files().unwrap();
+    let bytes = std::fs::read(&parts[3]).unwrap();
+    std::fs::write(&parts[3], &bytes[..bytes.len() / 2]).unwrap();
+    for command in ["fit", "report"] {
+        let out = lrcast(dir.path(), &[command, recipe, "-q"]);
+        assert!(out.status.success(), "{command}: {}", stderr(&out));
+        let err = stderr(&out);
+        let name = parts[3].file_name().unwrap().to_string_lossy();
+        assert!(
+            err.contains("skipped 1 of 12 corpus parts") && err.contains(name.as_ref()),
+            "{command}: {err}"
+        );
+    }
+    let fit: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("models/tiny/fit.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(fit["n_runs"], 11);
+}

@@ -268,17 +268,41 @@ fn read_frames(files: &[PathBuf], curves: bool) -> Result<Vec<DataFrame>> {
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = files.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
+    let results: Vec<Result<DataFrame>> = std::thread::scope(|scope| {
         let workers: Vec<_> = files
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(read).collect::<Result<Vec<_>>>()))
+            .map(|part| scope.spawn(move || part.iter().map(read).collect::<Vec<_>>()))
             .collect();
-        let mut frames = Vec::with_capacity(files.len());
-        for worker in workers {
-            frames.extend(worker.join().expect("a corpus reader thread panicked")?);
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a corpus reader thread panicked"))
+            .collect()
+    });
+    // A truncated or corrupt part (a disk filled up, a copy cut short) costs its run, never the
+    // corpus: it is skipped and named, and the rest is read.
+    let (mut frames, mut unreadable) = (Vec::with_capacity(files.len()), Vec::new());
+    for result in results {
+        match result {
+            Ok(df) => frames.push(df),
+            Err(e) => unreadable.push(e.to_string()),
         }
-        Ok(frames)
-    })
+    }
+    if !unreadable.is_empty() {
+        if frames.is_empty() {
+            return Err(Error::Runtime(format!(
+                "no corpus part could be read: {}",
+                unreadable.join("; ")
+            )));
+        }
+        eprintln!(
+            "warning: skipped {} of {} corpus parts that could not be read (delete them and rerun \
+             `lrcast generate` to train those runs again): {}",
+            unreadable.len(),
+            files.len(),
+            unreadable.join("; ")
+        );
+    }
+    Ok(frames)
 }
 
 /// Create `dir` and check that a file can be created in it.
