@@ -22,13 +22,17 @@ pub const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(1
 /// A temporary-file suffix no other writer can share, on this machine or another one using the
 /// same filesystem: `.tmp-<host>-<pid>-<random>`.
 fn temp_suffix() -> String {
-    let host: String = fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap_or_default()
-        .trim()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
-        .collect();
-    let host = if host.is_empty() { "host".into() } else { host };
+    // Read once per process: every run file written goes through here.
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let host = HOST.get_or_init(|| {
+        let host: String = fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap_or_default()
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+            .collect();
+        if host.is_empty() { "host".into() } else { host }
+    });
     format!(
         "{TEMP_MARKER}{host}-{}-{:016x}",
         std::process::id(),

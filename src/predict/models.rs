@@ -371,16 +371,35 @@ fn fit_hurdle(
     } else {
         failed_y.iter().sum::<f64>() / failed_y.len() as f64
     };
-    let x = rows.x.select(Axis(0), &trained);
-    let dataset = Dataset::new(x, trained.iter().map(|&i| y[i]).collect::<Array1<f64>>());
-    let forest = RandomForestParams::new()
-        .seed(settings.random_seed)
-        .fit(&dataset)
-        .map_err(|e| Error::Fit(e.to_string()))?;
+    let pick = |names: &[String]| {
+        trained
+            .iter()
+            .map(|&i| names[i].clone())
+            .collect::<Vec<_>>()
+    };
+    let (x, task, arch) = (
+        rows.x.select(Axis(0), &trained),
+        pick(rows.task),
+        pick(rows.arch),
+    );
+    let trained_rows = Rows {
+        x: x.view(),
+        task: &task,
+        arch: &arch,
+    };
+    let trained_y: Vec<f64> = trained.iter().map(|&i| y[i]).collect();
+    let trained_failed: Vec<bool> = trained.iter().map(|&i| failed[i]).collect();
+    let forest = fit(
+        ModelKind::RandomForest,
+        trained_rows,
+        &trained_y,
+        &trained_failed,
+        settings,
+    )?;
     Ok(FittedModel::Hurdle {
         failure: Box::new(failure),
         failed_mean,
-        trained: Box::new(FittedModel::Forest(Box::new(forest))),
+        trained: Box::new(forest),
     })
 }
 
