@@ -13,7 +13,7 @@ use crate::cli::{
     StageArgs,
 };
 use crate::corpus::CorpusTable;
-use crate::corpus::{CorpusStore, ensure_writable_dir};
+use crate::corpus::{CorpusStore, check_writable_dir, ensure_writable_dir};
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
 use crate::recipe::shard::Shard;
@@ -69,11 +69,13 @@ fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
     let device = parse_device(&args.device)?;
     let stacking = stack_options(&args.stacking)?;
     let root = &args.output.root;
-    // Check every output location before the long work starts.
+    // Check every output location before the long work starts, creating none: each stage creates
+    // its own when it writes.
+    device.check_available()?;
     let store = CorpusStore::new(root, &plan.name);
-    store.ensure_writable()?;
-    ensure_writable_dir(&predict::models_dir(root, &plan.name))?;
-    ensure_writable_dir(&report::report_dir(root, &plan.name))?;
+    store.check_writable()?;
+    check_writable_dir(&predict::models_dir(root, &plan.name))?;
+    check_writable_dir(&report::report_dir(root, &plan.name))?;
     let start = Instant::now();
     generate(&plan, &store, device, &stacking, quiet)?;
     fit(&plan, root, quiet)?;
@@ -255,7 +257,7 @@ fn plan_table(plan: &Plan, root: &Path, curves: bool) -> Result<CorpusTable> {
 fn fit(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
     let dir = predict::models_dir(root, &plan.name);
     let table = plan_table(plan, root, false)?;
-    ensure_writable_dir(&dir)?;
+    check_writable_dir(&dir)?;
     if table.len < plan.runs.len() {
         status(
             quiet,
@@ -268,6 +270,7 @@ fn fit(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
         );
     }
     let (fit_report, saved) = predict::fit_and_score(&plan.name, &table, &plan.fit)?;
+    ensure_writable_dir(&dir)?;
     predict::save(&dir, &fit_report, &saved)?;
     crate::corpus::write_bytes_atomically(&dir.join("recipe.toml"), plan.recipe_text.as_bytes())?;
     status(
@@ -452,8 +455,9 @@ fn write_report(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
     }
     let fit_report = predict::load_report(&models)?;
     let table = plan_table(plan, root, true)?;
-    ensure_writable_dir(&dir)?;
+    check_writable_dir(&dir)?;
     let report = report::build(&plan.name, &plan.description, &table, &fit_report)?;
+    ensure_writable_dir(&dir)?;
     let written = report::write_all(&dir, &report)?;
     for e in &report.extrapolation {
         println!("{}", e.sentence);
@@ -549,6 +553,7 @@ fn lr_find(args: LrFindArgs, quiet: bool) -> Result<()> {
         seed: args.seed,
     };
     config.validated()?;
+    check_batch_fits(args.batch_size, &task)?;
     ensure_writable_dir(&args.out)?;
     status(
         quiet,
@@ -603,17 +608,40 @@ fn lr_find(args: LrFindArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
+/// Error unless `--batch-size` is in 1..=the task's training examples: a larger batch would be
+/// silently cut to the data, and the timing or range test would not be of the size asked for.
+fn check_batch_fits(batch_size: usize, task: &crate::data::Task) -> Result<()> {
+    let available = task.train_size();
+    if (1..=available).contains(&batch_size) {
+        return Ok(());
+    }
+    Err(Error::BadArgument {
+        flag: "--batch-size".into(),
+        value: batch_size.to_string(),
+        message: format!(
+            "must be in 1..={available}, the training examples of `{}`",
+            task.spec_string()
+        ),
+    })
+}
+
 /// `lrcast bench`: ms per training step, one JSON line per architecture.
 fn bench(args: BenchArgs) -> Result<()> {
     let device = parse_device(&args.device)?;
-    if args.batch_size == 0 {
-        return Err(Error::BadArgument {
-            flag: "--batch-size".into(),
-            value: "0".into(),
-            message: "must be positive".into(),
-        });
-    }
     let task = parse_task(&args.task)?;
+    check_batch_fits(args.batch_size, &task)?;
+    for (flag, value, most) in [
+        ("--steps", args.steps, 1_000_000),
+        ("--repeats", args.repeats, 1_000),
+    ] {
+        if !(1..=most).contains(&value) {
+            return Err(Error::BadArgument {
+                flag: flag.into(),
+                value: value.to_string(),
+                message: format!("must be in 1..={most}"),
+            });
+        }
+    }
     let archs = args
         .archs
         .iter()
@@ -635,6 +663,34 @@ fn bench(args: BenchArgs) -> Result<()> {
             value: "0".into(),
             message: "a stack has at least one member".into(),
         });
+    }
+    let budget = crate::stacks::DEFAULT_MEMORY_BUDGET_MIB << 20;
+    for arch in &archs {
+        let member = crate::model::stacked::memory::member_bytes(
+            arch,
+            &task.shape(),
+            task.num_classes(),
+            args.batch_size,
+        );
+        let largest = args.stack.iter().copied().max().unwrap_or(1);
+        if member.saturating_mul(largest as u64) > budget {
+            let (flag, value) = match args.stack.is_empty() {
+                true => ("--batch-size", args.batch_size),
+                false => ("--stack", largest),
+            };
+            return Err(Error::BadArgument {
+                flag: flag.into(),
+                value: value.to_string(),
+                message: format!(
+                    "{} at batch {} needs about {} MiB per model, over the {} MiB a timed stack \
+                     may use; time fewer members or a smaller batch",
+                    arch.spec_string(),
+                    args.batch_size,
+                    member >> 20,
+                    budget >> 20
+                ),
+            });
+        }
     }
     let data = task.load(None)?;
     for arch in &archs {

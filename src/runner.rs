@@ -47,8 +47,9 @@ pub fn generate(
     stacking: &StackOptions,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<GenerateSummary> {
-    store.ensure_writable()?;
+    // Everything that can be refused is checked before the corpus directory is created.
     device.check_available()?;
+    store.check_writable()?;
     store.remove_stale_temp_files()?;
     let done = store.existing_run_ids()?;
     let todo: Vec<&RunSpec> = plan
@@ -58,6 +59,9 @@ pub fn generate(
         .collect();
     // Formed (and a too-large explicit stack refused) before anything is trained.
     let stacks = form_stacks(&todo, stacking, device)?;
+    if !todo.is_empty() {
+        store.ensure_writable()?;
+    }
     on_event(Event::Start {
         total: plan.runs.len(),
         todo: todo.len(),

@@ -80,6 +80,48 @@ impl StackOptions {
     }
 }
 
+/// Error if a run alone would need more memory than the machine has (`MemTotal` of
+/// /proc/meminfo; no check where it cannot be read): refused before training, not an abort mid-way.
+fn check_host_memory(runs: &[&RunSpec]) -> Result<()> {
+    let Some(total) = host_memory_bytes() else {
+        return Ok(());
+    };
+    for run in runs {
+        let bytes = member_bytes(
+            &run.arch,
+            &run.task.shape(),
+            run.task.num_classes(),
+            run.settings.batch_size,
+        );
+        if bytes > total {
+            return Err(Error::Spec {
+                context: format!(
+                    "run {} (`{}` on `{}`, batch {})",
+                    run.run_id,
+                    run.arch.spec_string(),
+                    run.task.spec_string(),
+                    run.settings.batch_size
+                ),
+                message: format!(
+                    "needs about {} MiB to train, more than this machine's {} MiB; use a smaller \
+                     batch or a narrower architecture",
+                    bytes >> 20,
+                    total >> 20
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Physical memory of this machine, bytes.
+fn host_memory_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// What must be equal for two runs to share a stack.
 fn stack_key(run: &RunSpec) -> String {
     let shared = shared_settings(&run.settings);
@@ -100,6 +142,9 @@ pub fn form_stacks<'a>(
     options: &StackOptions,
     device: ComputeDevice,
 ) -> Result<Vec<Vec<&'a RunSpec>>> {
+    if device == ComputeDevice::Cpu {
+        check_host_memory(runs)?;
+    }
     let mut groups: Vec<(String, Vec<&'a RunSpec>)> = Vec::new();
     for &run in runs {
         let key = stack_key(run);

@@ -1,6 +1,6 @@
 //! Every bad input exits with code 2, names the file / key / value and the fix, and writes nothing.
 
-use crate::common::{TINY_RECIPE, files_under, lrcast, stderr, write};
+use crate::common::{TINY_RECIPE, entries_under, lrcast, stderr, write};
 
 /// Run `generate` on `recipe_text` in a fresh directory; assert exit 2, that stderr contains every
 /// needle, and that nothing but the recipe is left behind.
@@ -15,10 +15,7 @@ fn rejects(recipe_text: &str, needles: &[&str]) {
     for needle in needles {
         assert!(err.contains(needle), "`{needle}` not in: {err}");
     }
-    assert_eq!(
-        files_under(dir.path()),
-        vec![std::path::PathBuf::from("bad.toml")]
-    );
+    assert_eq!(entries_under(dir.path()), ["bad.toml"]);
 }
 
 fn tiny_with(from: &str, to: &str) -> String {
@@ -36,7 +33,7 @@ fn missing_recipe_file() {
         err.contains("nope.toml") && err.contains("experiments/default.toml"),
         "{err}"
     );
-    assert!(files_under(dir.path()).is_empty());
+    assert!(entries_under(dir.path()).is_empty());
 }
 
 #[test]
@@ -151,13 +148,7 @@ fn output_directory_not_writable() {
         err.contains("file/out") && err.contains("not writable"),
         "{err}"
     );
-    assert_eq!(
-        files_under(dir.path()),
-        vec![
-            std::path::PathBuf::from("file"),
-            std::path::PathBuf::from("tiny.toml")
-        ]
-    );
+    assert_eq!(entries_under(dir.path()), ["file", "tiny.toml"]);
 }
 
 #[test]
@@ -403,10 +394,7 @@ fn rejects_args(recipe_text: &str, args: &[&str], needles: &[&str]) {
     for needle in needles {
         assert!(err.contains(needle), "`{needle}` not in: {err}");
     }
-    assert_eq!(
-        files_under(dir.path()),
-        vec![std::path::PathBuf::from("tiny.toml")]
-    );
+    assert_eq!(entries_under(dir.path()), ["tiny.toml"]);
 }
 
 #[test]

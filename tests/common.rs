@@ -71,3 +71,24 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// Every file and directory under `dir`, recursively, relative; directories end in `/`. Bad input
+/// must leave no new folder behind, which [`files_under`] cannot see.
+pub fn entries_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            let name = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                out.push(format!("{name}/"));
+                stack.push(p);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -3,6 +3,7 @@
 mod bad_input;
 mod common;
 mod import;
+mod limits;
 mod lr_find;
 mod old_corpus;
 mod pipeline;

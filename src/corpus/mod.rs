@@ -9,5 +9,7 @@ pub mod store;
 pub mod table;
 
 pub use record::RunRecord;
-pub use store::{CorpusStore, ensure_writable_dir, write_atomically, write_bytes_atomically};
+pub use store::{
+    CorpusStore, check_writable_dir, ensure_writable_dir, write_atomically, write_bytes_atomically,
+};
 pub use table::CorpusTable;

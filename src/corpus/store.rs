@@ -59,6 +59,11 @@ impl CorpusStore {
         self.dir.join("runs")
     }
 
+    /// Check that the runs directory can be created and written, creating nothing.
+    pub fn check_writable(&self) -> Result<()> {
+        check_writable_dir(&self.runs_dir())
+    }
+
     /// Create the directory and prove it is writable, before any long work starts.
     pub fn ensure_writable(&self) -> Result<()> {
         ensure_writable_dir(&self.runs_dir())
@@ -310,6 +315,66 @@ fn read_frames(files: &[PathBuf], curves: bool) -> Result<Vec<DataFrame>> {
 }
 
 /// Create `dir` and check that a file can be created in it.
+/// Check, creating nothing, that `dir` exists or can be created and is writable: each existing
+/// component is a directory, each missing name fits a file system (255 bytes), and the deepest
+/// existing ancestor takes a file (a probe, removed at once). Bad input thus fails before any folder
+/// appears; [`ensure_writable_dir`] creates the directory when the work is about to write.
+pub fn check_writable_dir(dir: &Path) -> Result<()> {
+    let not_writable = |source| Error::OutputNotWritable {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut existing = dir;
+    loop {
+        match fs::metadata(existing) {
+            Ok(meta) if meta.is_dir() => break,
+            Ok(_) => {
+                return Err(not_writable(std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    format!("{} is a file, not a directory", existing.display()),
+                )));
+            }
+            // Not a directory: a component above is a file, found on the way up.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                existing = match existing.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+            }
+            Err(e) => return Err(not_writable(e)),
+        }
+    }
+    let missing = dir.strip_prefix(existing).unwrap_or(dir);
+    if let Some(long) = missing
+        .components()
+        .find(|c| c.as_os_str().len() > MAX_NAME_BYTES)
+    {
+        return Err(not_writable(std::io::Error::new(
+            std::io::ErrorKind::InvalidFilename,
+            format!(
+                "the name `{}…` is longer than {MAX_NAME_BYTES} bytes",
+                long.as_os_str()
+                    .to_string_lossy()
+                    .chars()
+                    .take(40)
+                    .collect::<String>()
+            ),
+        )));
+    }
+    let probe = existing.join(format!(".write-probe{}", temp_suffix()));
+    fs::File::create(&probe).map_err(not_writable)?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Longest file name most file systems accept, bytes.
+const MAX_NAME_BYTES: usize = 255;
+
 pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
     let not_writable = |source| Error::OutputNotWritable {
         path: dir.to_path_buf(),

@@ -22,6 +22,9 @@ use super::numpy_rng::NumpyRng;
 
 /// Number of digit classes (and templates).
 pub const NUM_CLASSES: usize = 10;
+/// Most examples one MNIST-1D task may generate: 1 M examples of 40 values are 160 MB of f32 (the
+/// paper's dataset has 4 000 / 5 000); beyond that the generator's memory and time are the problem.
+pub const MAX_NUM_SAMPLES: usize = 1_000_000;
 /// Number of points in each digit template.
 pub const TEMPLATE_POINTS: usize = 12;
 
@@ -133,9 +136,10 @@ impl Mnist1dConfig {
     /// `max_translation == 0` (`np.random.choice(0)` raises); negative or
     /// non-finite scales; a seed above `2^32 - 1` (NumPy raises).
     pub fn validate(&self) -> Result<(), String> {
-        if self.num_samples < NUM_CLASSES {
+        if !(NUM_CLASSES..=MAX_NUM_SAMPLES).contains(&self.num_samples) {
             return Err(format!(
-                "num_samples must be at least {NUM_CLASSES} (one per class), got {}",
+                "num_samples must be in {NUM_CLASSES}..={MAX_NUM_SAMPLES} (at least one per class), \
+                 got {}",
                 self.num_samples
             ));
         }

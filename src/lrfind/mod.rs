@@ -199,6 +199,9 @@ impl RangeTestConfig {
 
     /// `(flag, value, message)` of the first bad setting.
     fn check(&self) -> Result<(), (&'static str, String, String)> {
+        // One loss per step is kept; a million points is far past any range test's resolution.
+        const MAX_RANGE_TEST_STEPS: usize = 1_000_000;
+        const MAX_BATCH_SIZE: usize = 1 << 20;
         let bad = |flag, value: &dyn fmt::Display, message: &str| {
             Err((flag, value.to_string(), message.to_string()))
         };
@@ -220,15 +223,22 @@ impl RangeTestConfig {
                 ),
             );
         }
-        if self.num_steps < 10 {
+        if !(10..=MAX_RANGE_TEST_STEPS).contains(&self.num_steps) {
             return bad(
                 "--num-steps",
                 &self.num_steps,
-                "must be >= 10 (fastai trims the first 10% and the last 5 points)",
+                &format!(
+                    "must be in 10..={MAX_RANGE_TEST_STEPS} (fastai trims the first 10% and the \
+                     last 5 points; a range test is typically 100 steps)"
+                ),
             );
         }
-        if self.batch_size == 0 {
-            return bad("--batch-size", &self.batch_size, "must be >= 1");
+        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
+            return bad(
+                "--batch-size",
+                &self.batch_size,
+                &format!("must be in 1..={MAX_BATCH_SIZE}"),
+            );
         }
         if !(0.0..1.0).contains(&self.momentum) {
             return bad("--momentum", &self.momentum, "must be in [0, 1)");

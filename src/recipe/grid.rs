@@ -14,6 +14,36 @@ use crate::schedule::PolicySpec;
 use crate::spec::KeyValueSpec;
 use crate::train::{OptimizerKind, OptimizerSettings, TrainSettings};
 
+/// How many runs the block `g` expands to, counted from its list lengths without expanding it (so
+/// a grid of billions is refused before it fills memory); saturates instead of overflowing.
+pub(crate) fn block_run_count(g: &RawGrid) -> u128 {
+    let policies: u128 = g
+        .policy
+        .iter()
+        .map(|value| match value.get("sweep") {
+            Some(toml::Value::Table(sweep)) => sweep
+                .values()
+                .map(|v| v.as_array().map_or(1, |a| a.len() as u128))
+                .fold(1u128, u128::saturating_mul),
+            _ => 1,
+        })
+        .fold(0u128, u128::saturating_add);
+    [
+        g.task.len(),
+        g.arch.len(),
+        g.base_lr.len(),
+        g.weight_decay.len(),
+        g.momentum.len(),
+        g.batch_size.len(),
+        g.seed.len(),
+        g.data_seed.as_ref().map_or(1, Vec::len),
+        g.epochs.as_ref().map_or(1, Vec::len),
+        g.optimizer.as_ref().map_or(1, Vec::len),
+    ]
+    .into_iter()
+    .fold(policies, |n, len| n.saturating_mul(len as u128))
+}
+
 /// Every run of the block `g`, called `block` in messages (`grid`, or `grid[1]`).
 pub(crate) fn expand_block(
     path: &Path,
@@ -32,10 +62,17 @@ pub(crate) fn expand_block(
     non_empty(path, &k("momentum"), &g.momentum)?;
     non_empty(path, &k("batch_size"), &g.batch_size)?;
     non_empty(path, &k("seed"), &g.seed)?;
+    // -0.0 is 0.0: without this, `weight_decay = [0.0, -0.0]` trains one run under two ids.
+    let positive_zero = |values: &[f64]| values.iter().map(|v| v + 0.0).collect::<Vec<f64>>();
+    let (base_lrs, weight_decays, momenta) = (
+        positive_zero(&g.base_lr),
+        positive_zero(&g.weight_decay),
+        positive_zero(&g.momentum),
+    );
     for (key, values) in [
-        (&k("base_lr"), &g.base_lr),
-        (&k("weight_decay"), &g.weight_decay),
-        (&k("momentum"), &g.momentum),
+        (&k("base_lr"), &base_lrs),
+        (&k("weight_decay"), &weight_decays),
+        (&k("momentum"), &momenta),
     ] {
         no_duplicates(path, key, values)?;
     }
@@ -87,7 +124,7 @@ pub(crate) fn expand_block(
         &policies.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
     )?;
 
-    for &lr in &g.base_lr {
+    for &lr in &base_lrs {
         if !(lr.is_finite() && lr > 0.0) {
             return Err(Error::recipe_value(
                 path,
@@ -97,7 +134,7 @@ pub(crate) fn expand_block(
             ));
         }
     }
-    for &wd in &g.weight_decay {
+    for &wd in &weight_decays {
         if !(wd.is_finite() && wd >= 0.0) {
             return Err(Error::recipe_value(
                 path,
@@ -107,7 +144,7 @@ pub(crate) fn expand_block(
             ));
         }
     }
-    for &m in &g.momentum {
+    for &m in &momenta {
         if !(0.0..1.0).contains(&m) {
             return Err(Error::recipe_value(
                 path,
@@ -148,13 +185,26 @@ pub(crate) fn expand_block(
             list.clone()
         }
     };
+    for task in &tasks {
+        for &batch_size in &g.batch_size {
+            check_run_length(
+                path,
+                block,
+                task,
+                shared,
+                batch_size as usize,
+                &epochs_list,
+                t,
+            )?;
+        }
+    }
     let mut runs = Vec::new();
     for task in &tasks {
         for arch in &archs {
             for (policy_index, policy) in policies.iter().enumerate() {
-                for &base_lr in &g.base_lr {
-                    for &weight_decay in &g.weight_decay {
-                        for &momentum in &g.momentum {
+                for &base_lr in &base_lrs {
+                    for &weight_decay in &weight_decays {
+                        for &momentum in &momenta {
                             for (&batch_size, &epochs) in g
                                 .batch_size
                                 .iter()
@@ -218,6 +268,72 @@ pub(crate) fn expand_block(
         }
     }
     Ok(runs)
+}
+
+/// Most optimizer steps one run may take: at the fastest measured step (≈ 0.3 ms, the MNIST-1D MLP)
+/// this is most of an hour; more is a typo (epochs for steps, a batch of 1), refused before training.
+pub(crate) const MAX_STEPS_PER_RUN: u64 = 10_000_000;
+
+/// Most weight-norm trace points one run records (`train.trace_every`): each is a row of every
+/// BN-fed layer's norm, kept in memory until the run is written.
+const MAX_TRACE_POINTS: u64 = 1_000_000;
+
+/// Error unless a run of `task` at `batch_size` fits its training split and the step bounds, for
+/// every length in `epochs_list`.
+fn check_run_length(
+    path: &Path,
+    block: &str,
+    task: &Task,
+    shared: &SharedTrain,
+    batch_size: usize,
+    epochs_list: &[i64],
+    t: &RawTrain,
+) -> Result<()> {
+    let n_train = task.train_size()
+        - shared.validation.map_or(0, |v| {
+            crate::data::validation_size(task.train_size(), v.fraction)
+        });
+    if batch_size > n_train {
+        return Err(Error::recipe_value(
+            path,
+            format!("{block}.batch_size"),
+            batch_size,
+            format!(
+                "larger than the {n_train} training examples of `{}`; choose at most {n_train} \
+                 (or a larger task)",
+                task.spec_string()
+            ),
+        ));
+    }
+    for &epochs in epochs_list {
+        let steps = plan::schedule_context(task, shared.validation, batch_size, epochs as usize)
+            .total_steps;
+        if steps > MAX_STEPS_PER_RUN {
+            return Err(Error::recipe_value(
+                path,
+                format!("{block}.batch_size"),
+                batch_size,
+                format!(
+                    "with {epochs} epochs of `{}` a run takes {steps} steps, over the \
+                     {MAX_STEPS_PER_RUN} one run may take; raise the batch size or lower the epochs",
+                    task.spec_string()
+                ),
+            ));
+        }
+        if t.trace_every > 0 && steps / t.trace_every as u64 > MAX_TRACE_POINTS {
+            return Err(Error::recipe_value(
+                path,
+                "train.trace_every",
+                t.trace_every,
+                format!(
+                    "records {} points over a run of {steps} steps, over {MAX_TRACE_POINTS}; \
+                     trace less often",
+                    steps / t.trace_every as u64
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The optimizers of the grid (`grid.optimizer`, else `train.optimizer`, else SGD) with the

@@ -70,6 +70,12 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Most runs one recipe may plan (the plan is held in memory, about a kilobyte a run).
+pub const MAX_PLAN_RUNS: usize = 1_000_000;
+
+/// Longest experiment name: it names three directories, and file systems cap a name at 255 bytes.
+const MAX_NAME_LEN: usize = 100;
+
 /// Most epochs a run may have: more is refused before any work starts.
 const MAX_EPOCHS: i64 = 100_000;
 
@@ -115,6 +121,18 @@ fn no_duplicates<T: std::fmt::Display>(path: &Path, key: &str, values: &[T]) -> 
 
 fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Result<Plan> {
     let name = raw.name.clone().unwrap_or_else(|| default_name.to_string());
+    if name.len() > MAX_NAME_LEN {
+        return Err(Error::recipe_value(
+            path,
+            "name",
+            format!(
+                "{}… ({} characters)",
+                &name[..name.floor_char_boundary(40)],
+                name.chars().count()
+            ),
+            format!("at most {MAX_NAME_LEN} characters (it names directories); shorten it"),
+        ));
+    }
     if name.is_empty()
         || !name
             .chars()
@@ -146,8 +164,26 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
     // With [import], the holdouts are checked against the corpus at fit time: the grid alone
     // does not hold every run.
     let fit = validate_fit(&raw.fit, &blocks, path, import.is_some())?;
+    let planned = blocks
+        .iter()
+        .map(|(_, g)| grid::block_run_count(g))
+        .fold(0u128, u128::saturating_add);
+    if planned > MAX_PLAN_RUNS as u128 {
+        return Err(Error::recipe_value(
+            path,
+            "grid",
+            format!("{planned} runs"),
+            format!(
+                "a recipe may plan at most {MAX_PLAN_RUNS} runs; sweep fewer values, or split the \
+                 study into several recipes"
+            ),
+        ));
+    }
     let mut runs: Vec<RunSpec> = Vec::new();
+    // Runs by id, and by what they train once every default is filled in: two spellings of one
+    // policy (a parameter given at its default, or left out) are one run.
     let mut seen = HashSet::new();
+    let mut resolved: std::collections::HashMap<String, String> = Default::default();
     for (key, g) in &blocks {
         for run in grid::expand_block(path, key, g, t, &shared)? {
             if !seen.insert(run.run_id.clone()) {
@@ -156,6 +192,17 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
                     key.as_str(),
                     format!("{:?}", run.canonical()),
                     "this run is also in an earlier grid block; remove the overlap so that no run is trained twice",
+                ));
+            }
+            if let Some(first) = resolved.insert(run.resolved_key(), run.policy.to_string()) {
+                return Err(Error::recipe_value(
+                    path,
+                    format!("{key}.policy"),
+                    format!("{:?}", run.policy.to_string()),
+                    format!(
+                        "trains the same schedule as {first:?} (a parameter given at its default \
+                         value, or in other units); keep one spelling so that no run is trained twice"
+                    ),
                 ));
             }
             runs.push(run);
@@ -552,10 +599,13 @@ epochs = 2
             .find(|r| r.settings.optimizer.kind == OptimizerKind::AdamW)
             .unwrap();
         assert!(adamw.settings.optimizer.decoupled_weight_decay);
-        // 160 training samples; validation 0.25 leaves 120 → 1 step per epoch at batch 128.
-        let v = plan(&RECIPE.replace("epochs = 2", "epochs = 2\nvalidation = 0.25")).unwrap();
+        // 160 training samples; validation 0.2 leaves 128 → 1 step per epoch at batch 128.
+        let v = plan(&RECIPE.replace("epochs = 2", "epochs = 2\nvalidation = 0.2")).unwrap();
         assert_eq!(v.runs[0].steps_per_epoch, 1);
-        assert_eq!(v.runs[0].n_val(), 40);
+        assert_eq!(v.runs[0].n_val(), 32);
+        // 0.25 leaves 120, fewer than one batch: refused rather than trained at another size.
+        let err = plan(&RECIPE.replace("epochs = 2", "epochs = 2\nvalidation = 0.25")).unwrap_err();
+        assert!(err.to_string().contains("120 training examples"), "{err}");
     }
 
     #[test]

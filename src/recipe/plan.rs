@@ -185,6 +185,23 @@ impl RunSpec {
         text
     }
 
+    /// What the run trains with every default filled in: [`canonical`](Self::canonical) with the
+    /// policy spec replaced by the resolved policy (its name and every parameter, defaults and
+    /// horizons included). Two runs with equal keys train the same thing.
+    pub fn resolved_key(&self) -> String {
+        let policy = format!("policy={}", self.policy);
+        let resolved = format!(
+            "policy={}{:?}",
+            self.lr_policy.name(),
+            self.lr_policy
+                .hyperparameters()
+                .iter()
+                .map(|(k, v)| (k, v + 0.0))
+                .collect::<Vec<_>>()
+        );
+        self.canonical().replacen(&policy, &resolved, 1)
+    }
+
     /// Validation examples of the run.
     pub fn n_val(&self) -> usize {
         self.validation.map_or(0, |v| {

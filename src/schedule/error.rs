@@ -98,8 +98,14 @@ fn did_you_mean(suggestion: &Option<&'static str>) -> String {
 
 impl PolicyError {
     pub(crate) fn syntax(spec: &str, pos: usize, message: impl Into<String>) -> Self {
+        // A spec of thousands of characters is shown by its start only; `pos` still locates the fault.
+        const SHOWN: usize = 120;
+        let spec = match spec.char_indices().nth(SHOWN) {
+            Some((cut, _)) => format!("{}… ({} bytes)", &spec[..cut], spec.len()),
+            None => spec.to_string(),
+        };
         PolicyError::Syntax {
-            spec: spec.to_string(),
+            spec,
             pos,
             message: message.into(),
         }

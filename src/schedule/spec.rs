@@ -639,10 +639,16 @@ enum Tok<'a> {
     Text(&'a str),
 }
 
+/// Deepest nesting of parentheses a spec may have. Real compositions nest two or three levels; the
+/// parser recurses per level, so an unbounded depth would overflow the stack instead of erring.
+pub const MAX_NESTING: usize = 32;
+
 struct Parser<'a> {
     src: &'a str,
     toks: Vec<(Tok<'a>, usize)>,
     pos: usize,
+    /// Parentheses open at the current position.
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -651,6 +657,7 @@ impl<'a> Parser<'a> {
             src,
             toks: Vec::new(),
             pos: 0,
+            depth: 0,
         }
     }
 
@@ -797,8 +804,18 @@ impl<'a> Parser<'a> {
         let at = self.here();
         match self.peek() {
             Some(Tok::Open) => {
+                if self.depth == MAX_NESTING {
+                    return Err(self.err(
+                        at,
+                        format!(
+                            "parentheses nested more than {MAX_NESTING} deep; flatten the spec"
+                        ),
+                    ));
+                }
                 self.pos += 1;
+                self.depth += 1;
                 let inner = self.seq()?;
+                self.depth -= 1;
                 if self.peek() != Some(Tok::Close) {
                     return Err(self.err(self.here(), "expected `)`"));
                 }
