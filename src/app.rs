@@ -16,6 +16,7 @@ use crate::corpus::CorpusTable;
 use crate::corpus::{CorpusStore, check_writable_dir, ensure_writable_dir};
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
+use crate::recipe::search::Strategy;
 use crate::recipe::shard::Shard;
 use crate::recipe::{self, Plan};
 use crate::runner::{self, Event, GenerateSummary};
@@ -63,12 +64,32 @@ fn parse_device(text: &str) -> Result<ComputeDevice> {
     text.parse()
 }
 
+/// `load_plan`, then every coarse-to-fine round that the corpus under `root` already allows.
+fn load_plan_at(recipe: Option<&Path>, root: &Path) -> Result<Plan> {
+    let mut plan = load_plan(recipe)?;
+    advance_search(&mut plan, root)?;
+    Ok(plan)
+}
+
+/// Plan the coarse-to-fine rounds whose predecessors are all in the corpus; the runs added.
+fn advance_search(plan: &mut Plan, root: &Path) -> Result<usize> {
+    let Some(search) = &plan.search else {
+        return Ok(0);
+    };
+    if search.settings.strategy != Strategy::CoarseToFine {
+        return Ok(0);
+    }
+    let results =
+        CorpusStore::new(root, &plan.name).metric_by_run(search.settings.metric.column())?;
+    plan.advance_search(&results)
+}
+
 /// `lrcast pipeline`: generate, fit, report.
 fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
-    let plan = load_plan(args.recipe.as_deref())?;
+    let root = &args.output.root;
+    let mut plan = load_plan_at(args.recipe.as_deref(), root)?;
     let device = parse_device(&args.device)?;
     let stacking = stack_options(&args.stacking)?;
-    let root = &args.output.root;
     // Check every output location before the long work starts, creating none: each stage creates
     // its own when it writes.
     device.check_available()?;
@@ -77,7 +98,7 @@ fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
     check_writable_dir(&predict::models_dir(root, &plan.name))?;
     check_writable_dir(&report::report_dir(root, &plan.name))?;
     let start = Instant::now();
-    generate(&plan, &store, device, &stacking, quiet)?;
+    generate_rounds(&mut plan, root, None, device, &stacking, quiet)?;
     fit(&plan, root, quiet)?;
     write_report(&plan, root, quiet)?;
     status(
@@ -92,39 +113,113 @@ fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
 }
 
 fn generate_command(args: GenerateArgs, quiet: bool) -> Result<()> {
-    let mut plan = load_plan(Some(&args.recipe))?;
+    let root = &args.output.root;
+    let mut plan = load_plan_at(Some(&args.recipe), root)?;
     let shard = match &args.shard {
         Some(text) => Some(Shard::parse(text)?),
         None => Shard::from_slurm(|k| std::env::var(k).ok())?,
     };
-    if let Some(shard) = shard {
-        let range = shard.range(plan.runs.len());
-        status(
-            quiet,
-            format!(
-                "shard {}/{}: runs {}..{} of {}",
-                shard.index,
-                shard.count,
-                range.start,
-                range.end,
-                plan.runs.len()
-            ),
-        );
-        plan.runs = plan.runs.drain(range).collect();
-    }
     let device = parse_device(&args.device)?;
     let stacking = stack_options(&args.stacking)?;
-    let store = CorpusStore::new(&args.output.root, &plan.name);
-    generate(&plan, &store, device, &stacking, quiet).map(|_| ())
+    generate_rounds(&mut plan, root, shard, device, &stacking, quiet)
+}
+
+/// The runs of `plan` that `shard` trains: its slice of each search round (a grid is one round),
+/// so every shard has work in every round.
+fn shard_of(plan: &Plan, shard: Shard) -> Plan {
+    let mut sharded = plan.clone();
+    sharded.runs.clear();
+    let mut rest = plan.runs.as_slice();
+    while let Some(first) = rest.first() {
+        let len = rest.iter().take_while(|r| r.round == first.round).count();
+        let (round, tail) = rest.split_at(len);
+        sharded.runs.extend_from_slice(&round[shard.range(len)]);
+        rest = tail;
+    }
+    sharded
+}
+
+/// Train the plan, then each coarse-to-fine round its results allow, until the search is done, it
+/// waits for runs of other workers (shards), or its time budget is spent.
+fn generate_rounds(
+    plan: &mut Plan,
+    root: &Path,
+    shard: Option<Shard>,
+    device: ComputeDevice,
+    stacking: &StackOptions,
+    quiet: bool,
+) -> Result<()> {
+    let store = CorpusStore::new(root, &plan.name);
+    loop {
+        let summary = match shard {
+            Some(shard) => {
+                let part = shard_of(plan, shard);
+                status(
+                    quiet,
+                    format!(
+                        "shard {}/{}: {} of the plan's {} runs",
+                        shard.index,
+                        shard.count,
+                        part.runs.len(),
+                        plan.runs.len()
+                    ),
+                );
+                generate(&part, &store, device, stacking, quiet)?
+            }
+            None => generate(plan, &store, device, stacking, quiet)?,
+        };
+        if summary.out_of_time {
+            status(
+                quiet,
+                format!(
+                    "generate `{}`: search.max_hours spent; rerun to continue",
+                    plan.name
+                ),
+            );
+            return Ok(());
+        }
+        let added = advance_search(plan, root)?;
+        let Some(search) = &plan.search else {
+            return Ok(());
+        };
+        if added > 0 {
+            status(
+                quiet,
+                format!(
+                    "generate `{}`: round {} of {} planned from the best {} so far: {added} runs",
+                    plan.name,
+                    search.rounds_planned - 1,
+                    search.settings.rounds,
+                    search.settings.top_k
+                ),
+            );
+            continue;
+        }
+        if search.rounds_planned < search.settings.rounds
+            && search.settings.max_runs.is_none_or(|m| plan.runs.len() < m)
+        {
+            status(
+                quiet,
+                format!(
+                    "generate `{}`: round {} waits for runs of round {} still to train (other \
+                     shards or workers); rerun when they are done",
+                    plan.name,
+                    search.rounds_planned,
+                    search.rounds_planned - 1
+                ),
+            );
+        }
+        return Ok(());
+    }
 }
 
 fn fit_command(args: StageArgs, quiet: bool) -> Result<()> {
-    let plan = load_plan(Some(&args.recipe))?;
+    let plan = load_plan_at(Some(&args.recipe), &args.output.root)?;
     fit(&plan, &args.output.root, quiet)
 }
 
 fn report_command(args: StageArgs, quiet: bool) -> Result<()> {
-    let plan = load_plan(Some(&args.recipe))?;
+    let plan = load_plan_at(Some(&args.recipe), &args.output.root)?;
     write_report(&plan, &args.output.root, quiet)
 }
 
@@ -420,7 +515,7 @@ fn recommend_command(args: RecommendArgs) -> Result<()> {
 
 /// `lrcast export features`: the design matrix, target and folds as CSV.
 fn export_features(args: ExportFeaturesArgs, quiet: bool) -> Result<()> {
-    let plan = load_plan(Some(&args.recipe))?;
+    let plan = load_plan_at(Some(&args.recipe), &args.output.root)?;
     let root = &args.output.root;
     let out = args
         .out

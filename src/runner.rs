@@ -3,7 +3,8 @@
 //! the stack in flight).
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::corpus::{CorpusStore, RunRecord};
 use crate::data::Dataset;
@@ -37,6 +38,14 @@ pub struct GenerateSummary {
     pub trained: usize,
     /// Of those, how many diverged.
     pub diverged: usize,
+    /// Stopped before the plan was done because `search.max_hours` was spent.
+    pub out_of_time: bool,
+}
+
+/// When this process started generating: `search.max_hours` counts from here, over every round.
+fn generation_start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
 }
 
 /// Train the missing runs of `plan` into `store` on `device`, in stacks formed with `stacking`.
@@ -66,9 +75,22 @@ pub fn generate(
         total: plan.runs.len(),
         todo: todo.len(),
     });
+    let deadline = plan
+        .search_settings
+        .max_hours
+        .map(|h| generation_start() + Duration::from_secs_f64(h * 3600.0));
     let mut datasets: HashMap<String, Dataset> = HashMap::new();
-    let mut diverged = 0;
+    let (mut diverged, mut trained) = (0, 0);
     for stack in &stacks {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(GenerateSummary {
+                planned: plan.runs.len(),
+                skipped: plan.runs.len() - todo.len(),
+                trained,
+                diverged,
+                out_of_time: true,
+            });
+        }
         let first = stack[0];
         let key = format!("{};{:?}", first.task.spec_string(), first.validation);
         if !datasets.contains_key(&key) {
@@ -102,13 +124,15 @@ pub fn generate(
         for (run, outcome) in stack.iter().zip(&outcomes) {
             store.write(&RunRecord::new(&plan.name, run, outcome, finished_at))?;
             diverged += usize::from(outcome.diverged);
+            trained += 1;
             on_event(Event::RunDone { run, outcome });
         }
     }
     Ok(GenerateSummary {
         planned: plan.runs.len(),
         skipped: plan.runs.len() - todo.len(),
-        trained: todo.len(),
+        trained,
         diverged,
+        out_of_time: false,
     })
 }

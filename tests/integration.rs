@@ -8,3 +8,4 @@ mod lr_find;
 mod old_corpus;
 mod pipeline;
 mod schedule;
+mod search;

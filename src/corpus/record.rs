@@ -202,6 +202,7 @@ impl RunRecord {
                 "finished_at" => Cell::I64(finished_at),
                 "wall_seconds" => Cell::F64(outcome.wall_seconds),
                 "stack_size" => Cell::I64(outcome.stack_size as i64),
+                "round" => Cell::OptI64(run.round.map(i64::from)),
                 "lr_initial" => Cell::F64(planned.initial),
                 "lr_peak" => Cell::F64(planned.peak),
                 "lr_final" => Cell::F64(planned.last),

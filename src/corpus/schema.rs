@@ -95,6 +95,12 @@ pub const COLUMNS: &[Column] = &[
         Kind::I64,
         "runs trained together as one stacked model (1: alone); null in corpora before stacking",
     ),
+    col(
+        "round",
+        Kind::OptI64,
+        "round of the search that planned the run: 0 for strategy random, 0, 1, … for \
+         coarse_to_fine (each round's ranges narrowed around the best so far); null for a grid",
+    ),
     // The run spec.
     col(
         "task",

@@ -183,4 +183,27 @@ impl CorpusStore {
         let df = df.filter(&mask).map_err(corpus_error)?;
         CorpusTable::from_dataframe(&df)
     }
+
+    /// Every run in the corpus with the value of the numeric `column` (`None` where it is null,
+    /// not finite, or the column is absent — a corpus of an older version); empty without runs.
+    /// A search reads its ranking metric through here.
+    pub fn metric_by_run(
+        &self,
+        column: &str,
+    ) -> Result<std::collections::HashMap<String, Option<f64>>> {
+        if self.run_files()?.is_empty() {
+            return Ok(Default::default());
+        }
+        let table = CorpusTable::from_dataframe(&self.scan_columns(false)?)?;
+        let ids = table.text("run_id")?;
+        let values = table.numeric.get(column);
+        Ok(ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let v = values.and_then(|v| v[i]).filter(|v| v.is_finite());
+                (id.clone(), v)
+            })
+            .collect())
+    }
 }

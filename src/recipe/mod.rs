@@ -3,6 +3,7 @@
 mod grid;
 pub mod plan;
 pub mod raw;
+pub mod search;
 pub mod shard;
 
 use std::collections::HashSet;
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub use plan::{FitSettings, HOLDOUT_HYPERPARAMETERS, PROTOCOL_NAMES, Plan, RunSpec};
 use raw::RawRecipe;
+use search::{SearchSettings, SearchState, Strategy};
 
 use crate::error::{Error, Result};
 
@@ -147,13 +149,16 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
     }
     let t = &raw.train;
     let shared = validate_train(t, path)?;
-    let blocks = raw.grid.as_ref().map(|g| g.blocks()).unwrap_or_default();
+    let settings =
+        SearchSettings::from_raw(raw.search.as_ref(), path, shared.validation.is_some())?;
+    let sampled = settings.strategy != Strategy::Grid;
+    let tables = raw.grid.as_ref().map(|g| g.tables()).unwrap_or_default();
     let import = raw
         .import
         .as_ref()
         .map(|i| crate::corpus::import::ImportSettings::from_raw(i, path))
         .transpose()?;
-    if blocks.is_empty() && import.is_none() {
+    if tables.is_empty() && import.is_none() {
         return Err(Error::recipe_value(
             path,
             "grid",
@@ -161,14 +166,35 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
             "a recipe needs a [grid] of runs to train, or an [import] section naming a sweep table",
         ));
     }
+    let blocks: Vec<(String, raw::RawGrid)> = match sampled {
+        true => Vec::new(),
+        false => tables
+            .iter()
+            .map(|(key, table)| {
+                search::check_lists_only(path, key, table)?;
+                raw::RawGrid::from_table(table)
+                    .map(|g| (key.clone(), g))
+                    .map_err(|message| Error::recipe_value(path, key.as_str(), "{…}", message))
+            })
+            .collect::<Result<_>>()?,
+    };
+    let block_refs: Vec<(String, &raw::RawGrid)> =
+        blocks.iter().map(|(k, g)| (k.clone(), g)).collect();
     // With [import], the holdouts are checked against the corpus at fit time: the grid alone
-    // does not hold every run.
-    let fit = validate_fit(&raw.fit, &blocks, path, import.is_some())?;
-    let planned = blocks
-        .iter()
-        .map(|(_, g)| grid::block_run_count(g))
-        .fold(0u128, u128::saturating_add);
-    if planned > MAX_PLAN_RUNS as u128 {
+    // does not hold every run; nor do a search's ranges say which values its draws will take.
+    let fit = validate_fit(&raw.fit, &block_refs, path, import.is_some() || sampled)?;
+    let planned = match sampled {
+        false => blocks
+            .iter()
+            .map(|(_, g)| grid::block_run_count(g))
+            .fold(0u128, u128::saturating_add),
+        true => tables
+            .iter()
+            .map(|(_, table)| search::crossed_count(table))
+            .fold(0u128, u128::saturating_add)
+            .saturating_mul((settings.samples * settings.rounds) as u128),
+    };
+    if planned > MAX_PLAN_RUNS as u128 && settings.max_runs.is_none_or(|m| m > MAX_PLAN_RUNS) {
         return Err(Error::recipe_value(
             path,
             "grid",
@@ -179,39 +205,55 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
             ),
         ));
     }
+    let expansion = Expansion {
+        path: path.to_path_buf(),
+        train: t.clone(),
+        shared: shared.clone(),
+    };
+    let mut search_state = None;
     let mut runs: Vec<RunSpec> = Vec::new();
-    // Runs by id, and by what they train once every default is filled in: two spellings of one
-    // policy (a parameter given at its default, or left out) are one run.
-    let mut seen = HashSet::new();
-    let mut resolved: std::collections::HashMap<String, String> = Default::default();
-    for (key, g) in &blocks {
-        for run in grid::expand_block(path, key, g, t, &shared)? {
-            if !seen.insert(run.run_id.clone()) {
-                return Err(Error::recipe_value(
-                    path,
-                    key.as_str(),
-                    format!("{:?}", run.canonical()),
-                    "this run is also in an earlier grid block; remove the overlap so that no run is trained twice",
-                ));
+    if sampled {
+        let mut state = SearchState::new(settings.clone(), path, &tables)?;
+        runs = state.first_round(&mut |key, table, _| expansion.expand(key, table))?;
+        search_state = Some(state);
+    } else {
+        // Runs by id, and by what they train once every default is filled in: two spellings of
+        // one policy (a parameter given at its default, or left out) are one run.
+        let mut seen = HashSet::new();
+        let mut resolved: std::collections::HashMap<String, String> = Default::default();
+        for (key, g) in &blocks {
+            for run in grid::expand_block(path, key, g, t, &shared)? {
+                if !seen.insert(run.run_id.clone()) {
+                    return Err(Error::recipe_value(
+                        path,
+                        key.as_str(),
+                        format!("{:?}", run.canonical()),
+                        "this run is also in an earlier grid block; remove the overlap so that no run is trained twice",
+                    ));
+                }
+                if let Some(first) = resolved.insert(run.resolved_key(), run.policy.to_string()) {
+                    return Err(Error::recipe_value(
+                        path,
+                        format!("{key}.policy"),
+                        format!("{:?}", run.policy.to_string()),
+                        format!(
+                            "trains the same schedule as {first:?} (a parameter given at its \
+                             default value, or in other units); keep one spelling so that no run \
+                             is trained twice"
+                        ),
+                    ));
+                }
+                runs.push(run);
             }
-            if let Some(first) = resolved.insert(run.resolved_key(), run.policy.to_string()) {
-                return Err(Error::recipe_value(
-                    path,
-                    format!("{key}.policy"),
-                    format!("{:?}", run.policy.to_string()),
-                    format!(
-                        "trains the same schedule as {first:?} (a parameter given at its default \
-                         value, or in other units); keep one spelling so that no run is trained twice"
-                    ),
-                ));
-            }
-            runs.push(run);
         }
+    }
+    if let Some(most) = settings.max_runs {
+        runs.truncate(most);
     }
     for (h, param) in fit
         .holdout
         .iter()
-        .filter(|_| import.is_none())
+        .filter(|_| import.is_none() && !sampled)
         .filter_map(|h| Some((h, crate::corpus::schema::policy_param_of(h)?)))
     {
         let distinct: HashSet<u64> = runs
@@ -241,10 +283,58 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
         runs,
         fit,
         import,
+        search: search_state,
+        search_settings: settings,
+        expansion,
     })
 }
 
+/// What expanding a drawn block needs, kept with the plan so later coarse-to-fine rounds can be
+/// planned once earlier ones have results.
+#[derive(Debug, Clone)]
+pub struct Expansion {
+    path: PathBuf,
+    train: raw::RawTrain,
+    shared: SharedTrain,
+}
+
+impl Expansion {
+    /// The runs of one block given as a TOML table of lists.
+    fn expand(&self, key: &str, table: &toml::Table) -> Result<Vec<RunSpec>> {
+        let g = raw::RawGrid::from_table(table)
+            .map_err(|message| Error::recipe_value(&self.path, key, "{…}", message))?;
+        grid::expand_block(&self.path, key, &g, &self.train, &self.shared)
+    }
+}
+
+impl Plan {
+    /// Plan the coarse-to-fine rounds whose predecessors are finished: `results` maps the run ids
+    /// found in the corpus to the search metric (`None` when not finite). Returns how many runs
+    /// were added (0: the search is complete, or waits for runs still to train).
+    pub fn advance_search(
+        &mut self,
+        results: &std::collections::HashMap<String, Option<f64>>,
+    ) -> Result<usize> {
+        let Some(state) = self.search.as_mut() else {
+            return Ok(0);
+        };
+        let expansion = &self.expansion;
+        let mut added = 0;
+        while let Some(mut more) = state.next_round(results, &self.runs, &mut |key, table, _| {
+            expansion.expand(key, table)
+        })? {
+            if let Some(most) = self.search_settings.max_runs {
+                more.truncate(most.saturating_sub(self.runs.len()));
+            }
+            added += more.len();
+            self.runs.extend(more);
+        }
+        Ok(added)
+    }
+}
+
 /// Settings of `[train]` shared by every grid block.
+#[derive(Debug, Clone)]
 pub(crate) struct SharedTrain {
     /// The validation split, if any.
     pub validation: Option<plan::ValidationSplit>,

@@ -30,6 +30,13 @@ pub struct Plan {
     /// The sweep table `lrcast import` reads into the corpus (`[import]`), if any. A plan with one
     /// covers every run of its corpus, not only its grid's.
     pub import: Option<crate::corpus::import::ImportSettings>,
+    /// A random or coarse-to-fine search's state (`None` for a grid): later rounds are planned
+    /// from the corpus with [`Plan::advance_search`].
+    pub search: Option<super::search::SearchState>,
+    /// `[search]` as validated (the grid strategy when absent).
+    pub search_settings: super::search::SearchSettings,
+    /// How drawn blocks are expanded into runs.
+    pub(crate) expansion: super::Expansion,
 }
 
 /// Validated `[fit]` settings.
@@ -89,6 +96,9 @@ pub struct RunSpec {
     pub validation: Option<ValidationSplit>,
     /// Optimizer steps per epoch.
     pub steps_per_epoch: u64,
+    /// Round of a random (0) or coarse-to-fine search that planned the run; `None` for a grid.
+    /// Not part of the id: the same configuration is the same run whichever round drew it.
+    pub round: Option<u32>,
 }
 
 /// A validation split: `fraction` of the training split, chosen with its own `seed`.
@@ -123,6 +133,7 @@ impl RunSpec {
             settings,
             validation,
             steps_per_epoch,
+            round: None,
         };
         let digest = Sha256::digest(run.canonical().as_bytes());
         run.run_id = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();

@@ -24,6 +24,8 @@ pub struct RawRecipe {
     pub fit: RawFit,
     /// A sweep table written elsewhere, read into the corpus by `lrcast import`.
     pub import: Option<RawImport>,
+    /// How runs are chosen from the grid (`[search]`; every combination when absent).
+    pub search: Option<RawSearch>,
 }
 
 /// `[import]`: a sweep table (CSV or Parquet) and how its columns map onto corpus columns.
@@ -40,52 +42,100 @@ pub struct RawImport {
     pub constants: BTreeMap<String, toml::Value>,
 }
 
-/// `[grid]` or `[[grid]]`.
+/// `[grid]` or `[[grid]]`, kept as TOML tables until the search strategy is known: under `grid`
+/// each block is a [`RawGrid`] of lists; under `random` / `coarse_to_fine` its axes may also be
+/// distributions, which [`super::search`] samples into concrete blocks.
 #[derive(Debug, Clone)]
 pub struct GridSection {
-    /// The blocks; the plan is the union of their products.
-    blocks: Vec<RawGrid>,
+    /// The blocks as written; the plan is the union of their runs.
+    tables: Vec<toml::Table>,
     /// Written as `[[grid]]` (blocks are then named `grid[i]` in messages).
     is_array: bool,
 }
 
 impl GridSection {
-    /// Each block with the name messages use for it: `grid`, or `grid[i]`.
-    pub fn blocks(&self) -> Vec<(String, &RawGrid)> {
-        self.blocks
+    /// Each block as written, with the name messages use for it: `grid`, or `grid[i]`.
+    pub fn tables(&self) -> Vec<(String, &toml::Table)> {
+        self.tables
             .iter()
             .enumerate()
-            .map(|(i, g)| match self.is_array {
-                true => (format!("grid[{i}]"), g),
-                false => ("grid".to_string(), g),
+            .map(|(i, t)| match self.is_array {
+                true => (format!("grid[{i}]"), t),
+                false => ("grid".to_string(), t),
             })
             .collect()
+    }
+}
+
+impl RawGrid {
+    /// A block of lists from its table; `Err` is serde's message (unknown key, wrong type).
+    pub fn from_table(table: &toml::Table) -> Result<Self, String> {
+        RawGrid::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+            e.to_string()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
     }
 }
 
 impl<'de> Deserialize<'de> for GridSection {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
+        let shape_error = || {
+            D::Error::custom(
+                "`grid` is a [grid] table or [[grid]] blocks of lists, e.g. arch = [\"mlp\"]",
+            )
+        };
         match toml::Value::deserialize(deserializer)? {
             toml::Value::Array(blocks) if !blocks.is_empty() => blocks
                 .into_iter()
-                .map(|b| RawGrid::deserialize(b).map_err(D::Error::custom))
+                .map(|b| match b {
+                    toml::Value::Table(t) => Ok(t),
+                    _ => Err(shape_error()),
+                })
                 .collect::<Result<_, _>>()
-                .map(|blocks| GridSection {
-                    blocks,
+                .map(|tables| GridSection {
+                    tables,
                     is_array: true,
                 }),
-            value @ toml::Value::Table(_) => RawGrid::deserialize(value)
-                .map(|g| GridSection {
-                    blocks: vec![g],
-                    is_array: false,
-                })
-                .map_err(D::Error::custom),
-            _ => Err(D::Error::custom(
-                "`grid` is a [grid] table or [[grid]] blocks of lists, e.g. arch = [\"mlp\"]",
-            )),
+            toml::Value::Table(t) => Ok(GridSection {
+                tables: vec![t],
+                is_array: false,
+            }),
+            _ => Err(shape_error()),
         }
     }
+}
+
+/// `[search]`: how runs are chosen from the grid's ranges (`grid` when absent).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSearch {
+    /// `grid` (every combination), `random` (`samples` seeded draws) or `coarse_to_fine`.
+    #[serde(default = "default_strategy")]
+    pub strategy: String,
+    /// Configurations drawn per grid block (per round for coarse_to_fine).
+    pub samples: Option<i64>,
+    /// Seed of the draws.
+    #[serde(default)]
+    pub seed: i64,
+    /// coarse_to_fine: rounds, the first over the full ranges.
+    pub rounds: Option<i64>,
+    /// coarse_to_fine: configurations whose values bound the next round's ranges.
+    pub top_k: Option<i64>,
+    /// coarse_to_fine: validation metric that ranks configurations (`val_top1` or `val_loss`).
+    pub metric: Option<String>,
+    /// Budget: most runs planned (the plan is cut after this many, in order).
+    pub max_runs: Option<i64>,
+    /// Budget: `generate` starts no new stack after this many hours (rerun to continue).
+    pub max_hours: Option<f64>,
+}
+
+fn default_strategy() -> String {
+    "grid".into()
 }
 
 /// `[grid]`: lists whose Cartesian product is the set of runs.
