@@ -7,3 +7,5 @@ mod lr_find;
 mod old_corpus;
 mod pipeline;
 mod schedule;
+mod slurm;
+mod slurm_cluster;
