@@ -20,7 +20,11 @@ fn cluster_or_skip() -> Option<SlurmCluster> {
             panic!("LRCAST_REQUIRE_SLURM=1 but no Slurm cluster could start: {why}")
         }
         Err(why) => {
-            eprintln!(
+            // Straight to the stream, not eprintln!: the test harness hides what passing tests
+            // print, and a skip must be seen.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED the Slurm test: {why}\n(it needs the packages {PACKAGES}; CI sets \
                  LRCAST_REQUIRE_SLURM=1 to make this a failure)"
             );

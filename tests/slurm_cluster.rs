@@ -180,16 +180,21 @@ impl SlurmCluster {
             .args(args)
             .output()
             .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+        // The daemon creates its pid file, then writes the pid: wait for a number, not the file.
         let pid_file = self.dir.path().join(format!("{name}.pid"));
-        let pid = wait_for(Duration::from_secs(10), || pid_file.exists())
-            .then(|| std::fs::read_to_string(&pid_file).ok())
-            .flatten()
-            .and_then(|s| s.trim().parse::<i32>().ok());
+        let read_pid = || {
+            std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+        };
+        wait_for(Duration::from_secs(10), || read_pid().is_some());
+        let pid = read_pid();
+        // Whatever is running gets stopped on drop, also when the start is reported as failed.
+        if let Some(pid) = pid {
+            self.daemons.push((name, pid));
+        }
         match pid {
-            Some(pid) if out.status.success() => {
-                self.daemons.push((name, pid));
-                Ok(())
-            }
+            Some(_) if out.status.success() => Ok(()),
             _ => Err(format!(
                 "{name} did not start ({}): {}\n{}",
                 out.status,
