@@ -31,13 +31,21 @@ fn find_program(program: &str) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("`{program}` not found"))
 }
 
-/// A TCP port nobody listens on now (the OS picks it; a small race with other processes is
-/// accepted, and would show as a daemon that fails to start, with its log).
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free localhost port: {e}"))
+/// Two distinct TCP ports nobody listens on now (the OS picks them; both are held until both are
+/// known, so they differ; a small race with other processes is accepted, and would show as a
+/// daemon that fails to start, with its log).
+fn free_ports() -> Result<(u16, u16), String> {
+    let bind = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| format!("no free localhost port: {e}"))
+    };
+    let (a, b) = (bind()?, bind()?);
+    let port = |l: &std::net::TcpListener| {
+        l.local_addr()
+            .map(|a| a.port())
+            .map_err(|e| format!("no free localhost port: {e}"))
+    };
+    Ok((port(&a)?, port(&b)?))
 }
 
 /// Whether `pid` is a live process (a zombie counts as gone).
@@ -118,6 +126,7 @@ impl SlurmCluster {
         )?;
 
         let node = node_line()?;
+        let (ctld_port, slurmd_port) = free_ports()?;
         let config = format!(
             "# A private single-node cluster for lrcast's tests.\n\
              ClusterName=lrcasttest\n\
@@ -147,8 +156,6 @@ impl SlurmCluster {
              ReturnToService=2\n\
              {node} NodeAddr=127.0.0.1\n\
              PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n",
-            ctld_port = free_port()?,
-            slurmd_port = free_port()?,
             user = cluster.user,
             socket = socket.display(),
             d = d.display(),
