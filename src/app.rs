@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{
     BenchArgs, Cli, Command, ExportCommand, ExportFeaturesArgs, GenerateArgs, LrFindArgs,
-    PipelineArgs, PredictArgs, QueryArgs, RecommendArgs, ScheduleArgs, ScheduleFormat, StackArgs,
-    StageArgs,
+    PipelineArgs, PredictArgs, QueryArgs, RecommendArgs, ScheduleArgs, ScheduleFormat, SlurmArgs,
+    StackArgs, StageArgs,
 };
 use crate::corpus::CorpusTable;
 use crate::corpus::{CorpusStore, check_writable_dir, ensure_writable_dir};
@@ -38,6 +38,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export(ExportCommand::Features(args)) => export_features(args, quiet),
         Command::Predict(args) => predict_command(args),
         Command::Recommend(args) => recommend_command(args),
+        Command::Slurm(args) => slurm_command(args),
     }
 }
 
@@ -211,6 +212,41 @@ fn generate_rounds(
         }
         return Ok(());
     }
+}
+
+/// `lrcast slurm`: check every value, then write the batch scripts and say how to submit them.
+fn slurm_command(args: SlurmArgs) -> Result<()> {
+    let plan = load_plan(Some(&args.recipe))?;
+    let binary = std::env::current_exe()
+        .map_err(|e| Error::Runtime(format!("cannot find the lrcast binary's path: {e}")))?;
+    let request = crate::slurm::Request {
+        array: args.array,
+        partition: args.partition.as_deref(),
+        time: args.time.as_deref(),
+        cpus_per_task: args.cpus_per_task,
+        mem: args.mem.as_deref(),
+        recipe: &args.recipe,
+        root: &args.output.root,
+        out: args.out.as_deref(),
+        binary: &binary,
+    };
+    let job = crate::slurm::SlurmJob::new(&plan, &request)?;
+    let written = job.write()?;
+    let (fewest, most) = job.runs_per_task();
+    let per_task = if fewest == most {
+        format!("{most}")
+    } else {
+        format!("{fewest}–{most}")
+    };
+    println!(
+        "slurm `{}`: {} runs as {} array tasks ({per_task} runs each), then fit + report; wrote:",
+        plan.name, job.runs, job.array
+    );
+    for path in written {
+        println!("  {}", path.display());
+    }
+    println!("submit with: {}", job.submit_command());
+    Ok(())
 }
 
 fn fit_command(args: StageArgs, quiet: bool) -> Result<()> {

@@ -52,6 +52,9 @@ pub enum Command {
     /// Rank the recipe's policies over a range of base LRs for a task and architecture by
     /// predicted accuracy, with intervals and failure risk.
     Recommend(RecommendArgs),
+    /// Write Slurm batch scripts for a recipe: a job array that generates the corpus (one shard
+    /// per task), a job that fits and reports after it, and submit.sh that submits both.
+    Slurm(SlurmArgs),
 }
 
 /// What `predict` and `recommend` share.
@@ -265,6 +268,35 @@ pub struct GenerateArgs {
     pub device: String,
     #[command(flatten)]
     pub stacking: StackArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `lrcast slurm`.
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    /// Recipe file (TOML).
+    pub recipe: PathBuf,
+    /// Tasks of the generate job array, at most the plan's runs; task I trains shard I of N.
+    #[arg(long, value_name = "N")]
+    pub array: usize,
+    /// Partition (or comma-separated partitions) for both jobs [default: the cluster's].
+    #[arg(long, value_name = "P")]
+    pub partition: Option<String>,
+    /// Time limit of each job, in Slurm's format: minutes, H:M:S or D-H[:M[:S]] [default: the
+    /// partition's].
+    #[arg(long, value_name = "T")]
+    pub time: Option<String>,
+    /// CPUs per task; lrcast's threads follow it (RAYON_NUM_THREADS). Parallelism comes from the
+    /// array, so one per task is the default.
+    #[arg(long, value_name = "C", default_value_t = 1)]
+    pub cpus_per_task: u32,
+    /// Memory per node, e.g. 4G [default: the cluster's].
+    #[arg(long, value_name = "M")]
+    pub mem: Option<String>,
+    /// Directory for the scripts and their logs/ [default: ROOT/slurm/NAME].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

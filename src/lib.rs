@@ -23,6 +23,7 @@ pub mod recipe;
 pub mod report;
 pub mod runner;
 pub mod schedule;
+pub mod slurm;
 pub mod spec;
 pub mod stacks;
 pub mod train;

@@ -449,3 +449,65 @@ fn predict_with_bad_queries_says_what_to_fix() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("refit"), "{}", stderr(&out));
 }
+
+#[test]
+fn slurm_with_bad_values_writes_nothing() {
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (TINY_RECIPE, &["--array", "0"], &["--array 0", "1 to 12"]),
+        (
+            TINY_RECIPE,
+            &["--array", "13"],
+            &["--array 13", "12 runs", "--array 12 or fewer"],
+        ),
+        (
+            TINY_RECIPE,
+            &["--array", "2", "--time", "1:xx"],
+            &["--time 1:xx", "1:30:00"],
+        ),
+        (
+            TINY_RECIPE,
+            &["--array", "2", "--mem", "4Q"],
+            &["--mem 4Q", "e.g. 4G"],
+        ),
+        (
+            TINY_RECIPE,
+            &["--array", "2", "--cpus-per-task", "0"],
+            &["--cpus-per-task 0", "at least 1"],
+        ),
+        (
+            TINY_RECIPE,
+            &["--array", "2", "--partition", "a b"],
+            &["--partition a b", "sinfo"],
+        ),
+        (
+            TINY_RECIPE,
+            &["--array", "2", "--out", "say \"hi\""],
+            &["--out", "#SBATCH --output"],
+        ),
+        (
+            TINY_RECIPE,
+            &["--array", "2", "--root", "tiny.toml"],
+            &["--root", "is a file"],
+        ),
+        (
+            &tiny_with("epochs = 3", "epochs = 0"),
+            &["--array", "2"],
+            &["tiny.toml", "epochs"],
+        ),
+    ];
+    for (recipe_text, args, needles) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let recipe = write(dir.path(), "tiny.toml", recipe_text);
+        let mut all = vec!["slurm", recipe.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = lrcast(dir.path(), &all);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one message: {err}");
+        for needle in *needles {
+            assert!(err.contains(needle), "{args:?}: `{needle}` not in: {err}");
+        }
+        assert_eq!(entries_under(dir.path()), ["tiny.toml"], "{args:?}");
+    }
+}

@@ -9,3 +9,5 @@ mod old_corpus;
 mod pipeline;
 mod schedule;
 mod search;
+mod slurm;
+mod slurm_cluster;
