@@ -16,6 +16,7 @@ use crate::corpus::CorpusTable;
 use crate::corpus::{CorpusStore, ensure_writable_dir};
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
+use crate::jobs::Jobs;
 use crate::recipe::shard::Shard;
 use crate::recipe::{self, Plan};
 use crate::runner::{self, Event, GenerateSummary};
@@ -53,9 +54,12 @@ fn load_plan(recipe: Option<&Path>) -> Result<Plan> {
     }
 }
 
-/// Validate `--stack` / `--stack-memory`.
-fn stack_options(args: &StackArgs) -> Result<StackOptions> {
-    StackOptions::new(args.stack, args.stack_memory)
+/// Validate `--stack` / `--stack-memory` / `--jobs`.
+fn stack_options(args: &StackArgs) -> Result<(StackOptions, Jobs)> {
+    Ok((
+        StackOptions::new(args.stack, args.stack_memory)?,
+        Jobs::new(args.jobs)?,
+    ))
 }
 
 /// Parse `--device`.
@@ -67,7 +71,7 @@ fn parse_device(text: &str) -> Result<ComputeDevice> {
 fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
     let plan = load_plan(args.recipe.as_deref())?;
     let device = parse_device(&args.device)?;
-    let stacking = stack_options(&args.stacking)?;
+    let (stacking, jobs) = stack_options(&args.stacking)?;
     let root = &args.output.root;
     // Check every output location before the long work starts.
     let store = CorpusStore::new(root, &plan.name);
@@ -75,7 +79,7 @@ fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
     ensure_writable_dir(&predict::models_dir(root, &plan.name))?;
     ensure_writable_dir(&report::report_dir(root, &plan.name))?;
     let start = Instant::now();
-    generate(&plan, &store, device, &stacking, quiet)?;
+    generate(&plan, &store, device, &stacking, jobs, quiet)?;
     fit(&plan, root, quiet)?;
     write_report(&plan, root, quiet)?;
     status(
@@ -111,9 +115,9 @@ fn generate_command(args: GenerateArgs, quiet: bool) -> Result<()> {
         plan.runs = plan.runs.drain(range).collect();
     }
     let device = parse_device(&args.device)?;
-    let stacking = stack_options(&args.stacking)?;
+    let (stacking, jobs) = stack_options(&args.stacking)?;
     let store = CorpusStore::new(&args.output.root, &plan.name);
-    generate(&plan, &store, device, &stacking, quiet).map(|_| ())
+    generate(&plan, &store, device, &stacking, jobs, quiet).map(|_| ())
 }
 
 fn fit_command(args: StageArgs, quiet: bool) -> Result<()> {
@@ -161,6 +165,7 @@ fn generate(
     store: &CorpusStore,
     device: ComputeDevice,
     stacking: &StackOptions,
+    jobs: Jobs,
     quiet: bool,
 ) -> Result<GenerateSummary> {
     let bar = if quiet || !std::io::stderr().is_terminal() {
@@ -174,19 +179,38 @@ fn generate(
         )
         .expect("valid template"),
     );
-    let mut on_event = |event: Event<'_>| match event {
+    let workers = match jobs.workers() {
+        1 => String::new(),
+        n => format!(" with {n} workers"),
+    };
+    let on_event = |event: Event<'_>| match event {
         Event::Start { total, todo } => {
             bar.set_length(todo as u64);
             status(
                 quiet,
                 format!(
-                    "generate `{}`: {total} runs planned, {} already in {}, {todo} to train on {device}",
+                    "generate `{}`: {total} runs planned, {} already in {}, {todo} to train on {device}{workers}",
                     plan.name,
                     total - todo,
                     store.runs_dir().display()
                 ),
             );
         }
+        // A warning even when quiet: runs are trained again, and the files are kept for a look.
+        Event::Quarantined { parts, dir } => bar.suspend(|| {
+            eprintln!(
+                "warning: moved {} damaged corpus part{} to {} and will train {} again: {}",
+                parts.len(),
+                if parts.len() == 1 { "" } else { "s" },
+                dir.display(),
+                if parts.len() == 1 {
+                    "its run"
+                } else {
+                    "their runs"
+                },
+                parts.join("; ")
+            )
+        }),
         Event::RunDone { run, outcome } => {
             bar.set_message(format!(
                 "{} {} lr={} → top-1 {:.3}{}",
@@ -199,15 +223,27 @@ fn generate(
             bar.inc(1);
         }
     };
-    let summary = runner::generate(plan, store, device, stacking, &mut on_event)?;
+    let summary = runner::generate(plan, store, device, stacking, jobs, &on_event)?;
     bar.finish_and_clear();
-    status(
-        quiet,
-        format!(
-            "generate `{}`: trained {} runs ({} diverged), skipped {} already done",
-            plan.name, summary.trained, summary.diverged, summary.skipped
-        ),
+    let mut line = format!(
+        "generate `{}`: trained {} runs ({} diverged), skipped {} already done",
+        plan.name, summary.trained, summary.diverged, summary.skipped
     );
+    if summary.finished_by_others > 0 {
+        line += &format!(
+            ", {} finished meanwhile by other workers",
+            summary.finished_by_others
+        );
+    }
+    if summary.left_to_others > 0 {
+        line += &format!(
+            ", {} left to other workers still training them (claimed in {}; rerun to check they \
+             finished)",
+            summary.left_to_others,
+            store.dir().join("claims").display()
+        );
+    }
+    status(quiet, line);
     Ok(summary)
 }
 

@@ -100,6 +100,18 @@ pub fn form_stacks<'a>(
     options: &StackOptions,
     device: ComputeDevice,
 ) -> Result<Vec<Vec<&'a RunSpec>>> {
+    form_stacks_spread(runs, options, device, 1)
+}
+
+/// [`form_stacks`], splitting each group into at least `spread` stacks where it has that many
+/// runs, so that `spread` workers each find a stack (a member's result does not depend on its
+/// stack's size).
+pub fn form_stacks_spread<'a>(
+    runs: &[&'a RunSpec],
+    options: &StackOptions,
+    device: ComputeDevice,
+    spread: usize,
+) -> Result<Vec<Vec<&'a RunSpec>>> {
     let mut groups: Vec<(String, Vec<&'a RunSpec>)> = Vec::new();
     for &run in runs {
         let key = stack_key(run);
@@ -147,7 +159,9 @@ pub fn form_stacks<'a>(
                 k
             }
             None => auto_members(&first.arch, device).min(fits),
-        };
+        }
+        .min(members.len().div_ceil(spread.max(1)))
+        .max(1);
         // Equal sizes rather than full stacks and a small remainder.
         let size = members.len().div_ceil(members.len().div_ceil(cap));
         stacks.extend(members.chunks(size).map(<[&RunSpec]>::to_vec));

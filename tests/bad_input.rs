@@ -461,3 +461,17 @@ fn predict_with_bad_queries_says_what_to_fix() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("refit"), "{}", stderr(&out));
 }
+
+#[test]
+fn zero_or_too_many_workers() {
+    rejects_args(
+        TINY_RECIPE,
+        &["--jobs", "0"],
+        &["--jobs 0", "at least one worker", "--jobs 1"],
+    );
+    rejects_args(
+        TINY_RECIPE,
+        &["--jobs", "100000"],
+        &["--jobs 100000", "cores", "pass --jobs"],
+    );
+}
