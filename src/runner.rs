@@ -71,8 +71,22 @@ pub fn generate(
     jobs: Jobs,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<GenerateSummary> {
-    store.ensure_writable()?;
     device.check_available()?;
+    // Stacks formed (and a too-large explicit stack refused) before anything is written.
+    // (A corpus that cannot be listed is reported by the writability check below.)
+    let listed = store.existing_run_ids().unwrap_or_default();
+    let unlisted: Vec<&RunSpec> = plan
+        .runs
+        .iter()
+        .filter(|r| !listed.contains(&r.run_id))
+        .collect();
+    let todo_stacks = form_stacks(&unlisted, stacking, device)?;
+    let alone = runs_trained_alone(plan, stacking, device).unwrap_or_else(|_| {
+        // The whole plan's stacks exceed an explicit --stack's budget where the remaining runs'
+        // do not: decide from those.
+        singletons(&todo_stacks)
+    });
+    store.ensure_writable()?;
     store.remove_stale_temp_files()?;
     let shared = Shared {
         plan,
@@ -80,7 +94,7 @@ pub fn generate(
         device,
         stacking,
         spread: jobs.workers(),
-        alone: HashSet::new(),
+        alone,
         claims: ClaimBook::open(store.dir())?,
         datasets: Mutex::default(),
         sound: Mutex::default(),
@@ -88,20 +102,13 @@ pub fn generate(
         failed: AtomicBool::new(false),
         on_event,
     };
+    // Damaged parts are quarantined here, so their runs count as to do.
     let done = shared.finished()?;
     let todo: Vec<&RunSpec> = plan
         .runs
         .iter()
         .filter(|r| !done.contains(&r.run_id))
         .collect();
-    // Formed (and a too-large explicit stack refused) before anything is trained.
-    let todo_stacks = form_stacks(&todo, stacking, device)?;
-    let alone = runs_trained_alone(plan, stacking, device).unwrap_or_else(|_| {
-        // The whole plan's stacks exceed an explicit --stack's budget where the remaining runs'
-        // do not: decide from those.
-        singletons(&todo_stacks)
-    });
-    let shared = Shared { alone, ..shared };
     shared.claims.remove_claims_of(|id| done.contains(id));
     on_event(Event::Start {
         total: plan.runs.len(),
@@ -139,7 +146,8 @@ pub fn generate(
         trained: total.trained,
         diverged: total.diverged,
         quarantined: shared.quarantined.lock().expect("lock").len(),
-        finished_by_others: todo.len() - total.trained - left_to_others,
+        // Saturating: a run trained twice after a lost claim (a stalled worker) counts here once.
+        finished_by_others: todo.len().saturating_sub(total.trained + left_to_others),
         left_to_others,
     })
 }

@@ -218,5 +218,10 @@ mod tests {
         check_partition(&refs, &explicit);
         assert!(sizes(&explicit, "cnn1d").iter().all(|&n| n == 32));
         assert!(StackOptions::new(Some(0), 1).is_err());
+        // Spread over 4 workers, the MLP groups of 64 split into stacks of 16, never more runs.
+        let spread =
+            form_stacks_spread(&refs, &StackOptions::default(), ComputeDevice::Cpu, 4).unwrap();
+        check_partition(&refs, &spread);
+        assert_eq!(sizes(&spread, "mlp"), vec![16; 16]);
     }
 }

@@ -407,6 +407,7 @@ fn rejects_args(recipe_text: &str, args: &[&str], needles: &[&str]) {
         files_under(dir.path()),
         vec![std::path::PathBuf::from("tiny.toml")]
     );
+    assert!(!dir.path().join("datasets").exists(), "no new folder");
 }
 
 #[test]
