@@ -219,16 +219,22 @@ impl Shared<'_> {
         };
         let moved = quarantine_unsound(self.store.dir(), &unchecked)?;
         if !moved.is_empty() {
+            let parts: Vec<String> = moved
+                .iter()
+                .map(|(path, why)| {
+                    let name = path.file_name().unwrap_or_default().to_string_lossy();
+                    format!("{name} ({why})")
+                })
+                .collect();
             (self.on_event)(Event::Quarantined {
-                parts: &moved,
+                parts: &parts,
                 dir: &quarantine_dir(self.store.dir()),
             });
-            self.quarantined.lock().expect("lock").extend(moved.clone());
+            self.quarantined.lock().expect("lock").extend(parts);
         }
         let mut sound = self.sound.lock().expect("lock");
         for path in &unchecked {
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            if !moved.iter().any(|m| m.starts_with(&format!("{name} ("))) {
+            if !moved.iter().any(|(m, _)| m == path) {
                 sound.insert(id(path));
             }
         }

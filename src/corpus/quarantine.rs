@@ -52,10 +52,10 @@ pub fn check_part(path: &Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Move the unsound parts among `parts` into `quarantine/`; returns the names moved, each with its
-/// reason. A part repaired in the meantime (another worker retrained its run and renamed a sound
+/// Move the unsound parts among `parts` into `quarantine/`; returns the paths moved (where they
+/// were) with the reason of each. A part repaired in the meantime (another worker retrained its run and renamed a sound
 /// file into place just before the move) is put back.
-pub fn quarantine_unsound(corpus_dir: &Path, parts: &[PathBuf]) -> Result<Vec<String>> {
+pub fn quarantine_unsound(corpus_dir: &Path, parts: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
     let unsound: Vec<(&PathBuf, String)> = checked_in_parallel(parts)
         .into_iter()
         .zip(parts)
@@ -80,7 +80,7 @@ pub fn quarantine_unsound(corpus_dir: &Path, parts: &[PathBuf]) -> Result<Vec<St
             let _ = fs::rename(&target, path);
             continue;
         }
-        moved.push(format!("{name} ({why})"));
+        moved.push((path.clone(), why));
     }
     Ok(moved)
 }
@@ -139,7 +139,7 @@ mod tests {
         let moved =
             quarantine_unsound(dir.path(), &[good.clone(), cut.clone(), garbage, empty]).unwrap();
         assert_eq!(moved.len(), 3, "{moved:?}");
-        assert!(moved[0].starts_with("cut.parquet ("));
+        assert_eq!(moved[0].0, cut);
         assert!(good.exists() && !cut.exists());
         assert_eq!(fs::read_dir(quarantine_dir(dir.path())).unwrap().count(), 3);
     }
