@@ -16,6 +16,7 @@ use crate::corpus::CorpusTable;
 use crate::corpus::{CorpusStore, check_writable_dir, ensure_writable_dir};
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
+use crate::jobs::Jobs;
 use crate::recipe::search::Strategy;
 use crate::recipe::shard::Shard;
 use crate::recipe::{self, Plan};
@@ -55,9 +56,12 @@ fn load_plan(recipe: Option<&Path>) -> Result<Plan> {
     }
 }
 
-/// Validate `--stack` / `--stack-memory`.
-fn stack_options(args: &StackArgs) -> Result<StackOptions> {
-    StackOptions::new(args.stack, args.stack_memory)
+/// Validate `--stack` / `--stack-memory` / `--jobs`.
+fn stack_options(args: &StackArgs) -> Result<(StackOptions, Jobs)> {
+    Ok((
+        StackOptions::new(args.stack, args.stack_memory)?,
+        Jobs::new(args.jobs)?,
+    ))
 }
 
 /// Parse `--device`.
@@ -90,7 +94,7 @@ fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
     let root = &args.output.root;
     let mut plan = load_plan_at(args.recipe.as_deref(), root)?;
     let device = parse_device(&args.device)?;
-    let stacking = stack_options(&args.stacking)?;
+    let (stacking, jobs) = stack_options(&args.stacking)?;
     // Check every output location before the long work starts, creating none: each stage creates
     // its own when it writes.
     device.check_available()?;
@@ -99,7 +103,7 @@ fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
     check_writable_dir(&predict::models_dir(root, &plan.name))?;
     check_writable_dir(&report::report_dir(root, &plan.name))?;
     let start = Instant::now();
-    generate_rounds(&mut plan, root, None, device, &stacking, quiet)?;
+    generate_rounds(&mut plan, root, None, device, &stacking, jobs, quiet)?;
     fit(&plan, root, quiet)?;
     write_report(&plan, root, quiet)?;
     status(
@@ -121,8 +125,8 @@ fn generate_command(args: GenerateArgs, quiet: bool) -> Result<()> {
         None => Shard::from_slurm(|k| std::env::var(k).ok())?,
     };
     let device = parse_device(&args.device)?;
-    let stacking = stack_options(&args.stacking)?;
-    generate_rounds(&mut plan, root, shard, device, &stacking, quiet)
+    let (stacking, jobs) = stack_options(&args.stacking)?;
+    generate_rounds(&mut plan, root, shard, device, &stacking, jobs, quiet)
 }
 
 /// The runs of `plan` that `shard` trains: its slice of each search round (a grid is one round),
@@ -148,6 +152,7 @@ fn generate_rounds(
     shard: Option<Shard>,
     device: ComputeDevice,
     stacking: &StackOptions,
+    jobs: Jobs,
     quiet: bool,
 ) -> Result<()> {
     let store = CorpusStore::new(root, &plan.name);
@@ -165,9 +170,9 @@ fn generate_rounds(
                         plan.runs.len()
                     ),
                 );
-                generate(&part, &store, device, stacking, quiet)?
+                generate(&part, &store, device, stacking, jobs, quiet)?
             }
-            None => generate(plan, &store, device, stacking, quiet)?,
+            None => generate(plan, &store, device, stacking, jobs, quiet)?,
         };
         if summary.out_of_time {
             status(
@@ -294,6 +299,7 @@ fn generate(
     store: &CorpusStore,
     device: ComputeDevice,
     stacking: &StackOptions,
+    jobs: Jobs,
     quiet: bool,
 ) -> Result<GenerateSummary> {
     let bar = if quiet || !std::io::stderr().is_terminal() {
@@ -307,19 +313,38 @@ fn generate(
         )
         .expect("valid template"),
     );
-    let mut on_event = |event: Event<'_>| match event {
+    let workers = match jobs.workers() {
+        1 => String::new(),
+        n => format!(" with {n} workers"),
+    };
+    let on_event = |event: Event<'_>| match event {
         Event::Start { total, todo } => {
             bar.set_length(todo as u64);
             status(
                 quiet,
                 format!(
-                    "generate `{}`: {total} runs planned, {} already in {}, {todo} to train on {device}",
+                    "generate `{}`: {total} runs planned, {} already in {}, {todo} to train on {device}{workers}",
                     plan.name,
                     total - todo,
                     store.runs_dir().display()
                 ),
             );
         }
+        // A warning even when quiet: runs are trained again, and the files are kept for a look.
+        Event::Quarantined { parts, dir } => bar.suspend(|| {
+            eprintln!(
+                "warning: moved {} damaged corpus part{} to {} and will train {} again: {}",
+                parts.len(),
+                if parts.len() == 1 { "" } else { "s" },
+                dir.display(),
+                if parts.len() == 1 {
+                    "its run"
+                } else {
+                    "their runs"
+                },
+                parts.join("; ")
+            )
+        }),
         Event::RunDone { run, outcome } => {
             bar.set_message(format!(
                 "{} {} lr={} → top-1 {:.3}{}",
@@ -332,15 +357,27 @@ fn generate(
             bar.inc(1);
         }
     };
-    let summary = runner::generate(plan, store, device, stacking, &mut on_event)?;
+    let summary = runner::generate(plan, store, device, stacking, jobs, &on_event)?;
     bar.finish_and_clear();
-    status(
-        quiet,
-        format!(
-            "generate `{}`: trained {} runs ({} diverged), skipped {} already done",
-            plan.name, summary.trained, summary.diverged, summary.skipped
-        ),
+    let mut line = format!(
+        "generate `{}`: trained {} runs ({} diverged), skipped {} already done",
+        plan.name, summary.trained, summary.diverged, summary.skipped
     );
+    if summary.finished_by_others > 0 {
+        line += &format!(
+            ", {} finished meanwhile by other workers",
+            summary.finished_by_others
+        );
+    }
+    if summary.left_to_others > 0 {
+        line += &format!(
+            ", {} left to other workers still training them (claimed in {}; rerun to check they \
+             finished)",
+            summary.left_to_others,
+            store.dir().join("claims").display()
+        );
+    }
+    status(quiet, line);
     Ok(summary)
 }
 

@@ -28,7 +28,9 @@ pub enum Command {
     /// Generate the corpus, fit the predictors and write the report (default: the embedded
     /// experiments/default.toml).
     Pipeline(PipelineArgs),
-    /// Train every run of the recipe's grid that is not in the corpus yet (resumable).
+    /// Train every run of the recipe's grid that is not in the corpus yet (resumable; concurrent
+    /// generates on one corpus share the work). A damaged part is moved to
+    /// datasets/corpus/NAME/quarantine/ and its run trained again.
     Generate(GenerateArgs),
     /// Fit predictors on the corpus, score them on extreme-value holdouts, save models/NAME/.
     Fit(StageArgs),
@@ -219,7 +221,7 @@ pub struct OutputArgs {
     pub root: PathBuf,
 }
 
-/// How runs are stacked (trained together as one model).
+/// How runs are stacked (trained together as one model), and by how many workers.
 #[derive(Debug, Clone, Args)]
 pub struct StackArgs {
     /// Most runs trained together as one stacked model. Runs that differ only in seed, LR policy,
@@ -235,6 +237,13 @@ pub struct StackArgs {
     /// that (at least 1). An explicit --stack above it is refused.
     #[arg(long, value_name = "MIB", default_value_t = crate::stacks::DEFAULT_MEMORY_BUDGET_MIB)]
     pub stack_memory: u64,
+    /// Workers training at once in this process, each on its share of the cores. Workers claim
+    /// each run before training it (datasets/corpus/NAME/claims/), so they never train a run twice
+    /// — nor do other `generate` processes on this corpus, here or on machines sharing it. A claim
+    /// of a worker that died is taken over: at once when it ran on this machine, after its
+    /// 3-minute lease otherwise. Results do not depend on the number of workers.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub jobs: usize,
 }
 
 /// `lrcast pipeline`.

@@ -57,7 +57,7 @@ pub enum Error {
 
     /// An output directory cannot be created or written.
     #[error(
-        "output directory {path} is not writable ({source}); choose another location with --root or fix its permissions"
+        "output directory {path} is not writable ({source}); choose another location with --root, free space there or fix its permissions"
     )]
     OutputNotWritable {
         path: PathBuf,
@@ -93,6 +93,17 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Writing an output file failed (a full disk, a file size limit, a vanished directory);
+    /// nothing half-written is left under its name.
+    #[error(
+        "cannot write {path}: {source}; no partial file was left — free space there (or choose \
+         another --root) and rerun: finished runs are kept and skipped"
+    )]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
     /// Reading or writing the Parquet corpus failed.
     #[error("corpus {path}: {message}")]
     Corpus { path: PathBuf, message: String },
@@ -123,7 +134,11 @@ impl Error {
             | Error::DeviceUnsupported { .. }
             | Error::DataFile { .. }
             | Error::Fit(_) => 2,
-            Error::Device { .. } | Error::Io { .. } | Error::Corpus { .. } | Error::Runtime(_) => 1,
+            Error::Device { .. }
+            | Error::Io { .. }
+            | Error::Write { .. }
+            | Error::Corpus { .. }
+            | Error::Runtime(_) => 1,
         }
     }
 

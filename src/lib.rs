@@ -16,6 +16,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod features;
+pub mod jobs;
 pub mod lrfind;
 pub mod model;
 pub mod predict;

@@ -142,6 +142,18 @@ pub fn form_stacks<'a>(
     options: &StackOptions,
     device: ComputeDevice,
 ) -> Result<Vec<Vec<&'a RunSpec>>> {
+    form_stacks_spread(runs, options, device, 1)
+}
+
+/// [`form_stacks`], splitting each group into at least `spread` stacks where it has that many
+/// runs, so that `spread` workers each find a stack (a member's result does not depend on its
+/// stack's size).
+pub fn form_stacks_spread<'a>(
+    runs: &[&'a RunSpec],
+    options: &StackOptions,
+    device: ComputeDevice,
+    spread: usize,
+) -> Result<Vec<Vec<&'a RunSpec>>> {
     if device == ComputeDevice::Cpu {
         check_host_memory(runs)?;
     }
@@ -192,7 +204,9 @@ pub fn form_stacks<'a>(
                 k
             }
             None => auto_members(&first.arch, device).min(fits),
-        };
+        }
+        .min(members.len().div_ceil(spread.max(1)))
+        .max(1);
         // Equal sizes rather than full stacks and a small remainder.
         let size = members.len().div_ceil(members.len().div_ceil(cap));
         stacks.extend(members.chunks(size).map(<[&RunSpec]>::to_vec));
@@ -249,5 +263,10 @@ mod tests {
         check_partition(&refs, &explicit);
         assert!(sizes(&explicit, "cnn1d").iter().all(|&n| n == 32));
         assert!(StackOptions::new(Some(0), 1).is_err());
+        // Spread over 4 workers, the MLP groups of 64 split into stacks of 16, never more runs.
+        let spread =
+            form_stacks_spread(&refs, &StackOptions::default(), ComputeDevice::Cpu, 4).unwrap();
+        check_partition(&refs, &spread);
+        assert_eq!(sizes(&spread, "mlp"), vec![16; 16]);
     }
 }

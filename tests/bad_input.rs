@@ -511,3 +511,17 @@ fn slurm_with_bad_values_writes_nothing() {
         assert_eq!(entries_under(dir.path()), ["tiny.toml"], "{args:?}");
     }
 }
+
+#[test]
+fn zero_or_too_many_workers() {
+    rejects_args(
+        TINY_RECIPE,
+        &["--jobs", "0"],
+        &["--jobs 0", "at least one worker", "--jobs 1"],
+    );
+    rejects_args(
+        TINY_RECIPE,
+        &["--jobs", "100000"],
+        &["--jobs 100000", "cores", "pass --jobs"],
+    );
+}

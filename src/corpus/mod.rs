@@ -1,8 +1,11 @@
 //! The run corpus: schema, row assembly, atomic per-run Parquet files, the one scan and the plain
-//! table every consumer reads, and the import of sweep tables written elsewhere.
+//! table every consumer reads, the import of sweep tables written elsewhere, claims between
+//! concurrent writers and the quarantine of damaged parts.
 
 mod cache;
+pub mod claims;
 pub mod import;
+pub mod quarantine;
 pub mod record;
 pub mod schema;
 pub mod store;

@@ -19,12 +19,11 @@ const TEMP_MARKER: &str = ".tmp-";
 /// the scalar cache in seconds, so a quarter of an hour leaves a wide margin for slow filesystems.
 pub const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// A temporary-file suffix no other writer can share, on this machine or another one using the
-/// same filesystem: `.tmp-<host>-<pid>-<random>`.
-fn temp_suffix() -> String {
-    // Read once per process: every run file written goes through here.
+/// This machine's name, as file names may hold it (read once per process: every run file written
+/// goes through here).
+pub(crate) fn host_name() -> &'static str {
     static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let host = HOST.get_or_init(|| {
+    HOST.get_or_init(|| {
         let host: String = fs::read_to_string("/proc/sys/kernel/hostname")
             .unwrap_or_default()
             .trim()
@@ -32,9 +31,15 @@ fn temp_suffix() -> String {
             .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
             .collect();
         if host.is_empty() { "host".into() } else { host }
-    });
+    })
+}
+
+/// A temporary-file suffix no other writer can share, on this machine or another one using the
+/// same filesystem: `.tmp-<host>-<pid>-<random>`.
+pub(crate) fn temp_suffix() -> String {
     format!(
-        "{TEMP_MARKER}{host}-{}-{:016x}",
+        "{TEMP_MARKER}{}-{}-{:016x}",
+        host_name(),
         std::process::id(),
         rand::random::<u64>()
     )
@@ -52,6 +57,11 @@ impl CorpusStore {
         Self {
             dir: root.join("datasets").join("corpus").join(experiment),
         }
+    }
+
+    /// The corpus directory itself (`root/datasets/corpus/<experiment>`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// `…/runs`, where the per-run Parquet files live.
@@ -99,11 +109,11 @@ impl CorpusStore {
     }
 
     /// Remove temporary files abandoned by a killed writer: those older than [`STALE_TEMP_AGE`],
-    /// in the runs directory and beside it (the scalar cache). Age, not a process check: on a
+    /// in the runs directory, beside it (the scalar cache) and among the claims. Age, not a process check: on a
     /// shared filesystem the writer may be a live process on another machine.
     pub fn remove_stale_temp_files(&self) -> Result<usize> {
         let mut removed = 0;
-        for dir in [self.runs_dir(), self.dir.clone()] {
+        for dir in [self.runs_dir(), self.dir.clone(), self.dir.join("claims")] {
             let Ok(entries) = fs::read_dir(&dir) else {
                 continue;
             };
@@ -140,7 +150,7 @@ impl CorpusStore {
     }
 
     /// The file of run `run_id`.
-    fn run_path(&self, run_id: &str) -> PathBuf {
+    pub fn run_path(&self, run_id: &str) -> PathBuf {
         self.runs_dir().join(format!("{run_id}.parquet"))
     }
 
@@ -314,7 +324,6 @@ fn read_frames(files: &[PathBuf], curves: bool) -> Result<Vec<DataFrame>> {
     Ok(frames)
 }
 
-/// Create `dir` and check that a file can be created in it.
 /// Check, creating nothing, that `dir` exists or can be created and is writable: each existing
 /// component is a directory, each missing name fits a file system (255 bytes), and the deepest
 /// existing ancestor takes a file (a probe, removed at once). Bad input thus fails before any folder
@@ -375,16 +384,31 @@ pub fn check_writable_dir(dir: &Path) -> Result<()> {
 /// Longest file name most file systems accept, bytes.
 const MAX_NAME_BYTES: usize = 255;
 
+/// Bytes written to prove an output directory writable: about two run files (a run file of a
+/// small MLP is ≈ 35 KB), so a full disk or a file size limit shows before the long work starts.
+const PROBE_BYTES: usize = 64 * 1024;
+
+/// Create `dir` and check that a file of [`PROBE_BYTES`] can be written and synced in it.
 pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
     let not_writable = |source| Error::OutputNotWritable {
         path: dir.to_path_buf(),
         source,
     };
-    fs::create_dir_all(dir).map_err(not_writable)?;
+    // The directories this call creates, deepest first, to remove again if the probe fails.
+    let created: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
     let probe = dir.join(format!(".write-probe{}", temp_suffix()));
-    fs::File::create(&probe).map_err(not_writable)?;
+    let written = fs::create_dir_all(dir).and_then(|()| {
+        let mut file = fs::File::create(&probe)?;
+        file.write_all(&[0u8; PROBE_BYTES])?;
+        file.sync_all()
+    });
     let _ = fs::remove_file(&probe);
-    Ok(())
+    if written.is_err() {
+        for d in created {
+            let _ = fs::remove_dir(d);
+        }
+    }
+    written.map_err(not_writable)
 }
 
 /// Write `path` through a temporary sibling, fsync it, and rename it into place, so a reader (or a
@@ -409,9 +433,12 @@ pub fn write_atomically(
         }
         Ok(())
     })();
-    result.map_err(|e| {
+    result.map_err(|source| {
         let _ = fs::remove_file(&temp);
-        Error::io(path, e)
+        Error::Write {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }
 
