@@ -18,6 +18,7 @@ pub mod error;
 pub mod features;
 pub mod lrfind;
 pub mod model;
+pub mod planning;
 pub mod predict;
 pub mod recipe;
 pub mod report;
@@ -25,6 +26,7 @@ pub mod runner;
 pub mod schedule;
 pub mod spec;
 pub mod stacks;
+pub mod status;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -7,4 +7,5 @@ mod limits;
 mod lr_find;
 mod old_corpus;
 mod pipeline;
+mod plan_status;
 mod schedule;
