@@ -235,11 +235,13 @@ fn task_arch_counts(
     existing: &std::collections::BTreeSet<String>,
 ) -> Vec<TaskArchCount> {
     let mut counts: Vec<TaskArchCount> = Vec::new();
+    let mut by_key: HashMap<(String, String), usize> = HashMap::new();
     for run in runs {
         let (task, arch) = (run.task.spec_string(), run.arch.spec_string());
-        let index = match counts.iter().position(|c| c.task == task && c.arch == arch) {
-            Some(i) => i,
+        let index = match by_key.get(&(task.clone(), arch.clone())) {
+            Some(&i) => i,
             None => {
+                by_key.insert((task.clone(), arch.clone()), counts.len());
                 counts.push(TaskArchCount {
                     task,
                     arch,
@@ -327,19 +329,20 @@ fn group_key(stack: &[&RunSpec]) -> String {
 /// Time a few steps per group of stacks and multiply by the groups' steps.
 fn estimate(stacks: &[Vec<&RunSpec>], device: ComputeDevice) -> Result<Estimate> {
     let start = Instant::now();
-    let mut groups: Vec<(String, &[&RunSpec], EstimateGroup)> = Vec::new();
+    // In order of first appearance, with an index by key (a large plan has many stacks).
+    let mut groups: Vec<(&[&RunSpec], EstimateGroup)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     for stack in stacks {
-        let key = group_key(stack);
         let steps = stack[0].total_steps();
-        match groups.iter_mut().find(|(k, _, _)| *k == key) {
-            Some((_, _, g)) => {
-                g.stacks += 1;
-                g.steps += steps;
+        match index.get(&group_key(stack)) {
+            Some(&i) => {
+                groups[i].1.stacks += 1;
+                groups[i].1.steps += steps;
             }
             None => {
                 let first = stack[0];
+                index.insert(group_key(stack), groups.len());
                 groups.push((
-                    key,
                     stack,
                     EstimateGroup {
                         task: first.task.spec_string(),
@@ -359,7 +362,7 @@ fn estimate(stacks: &[Vec<&RunSpec>], device: ComputeDevice) -> Result<Estimate>
     // Each task's data is loaded once, as the runner does.
     let mut datasets: HashMap<String, Dataset> = HashMap::new();
     let mut unmeasured = 0;
-    for (_, stack, group) in &mut groups {
+    for (stack, group) in &mut groups {
         if start.elapsed().as_secs_f64() > MEASURE_BUDGET_SECONDS {
             unmeasured += 1;
             continue;
@@ -378,7 +381,7 @@ fn estimate(stacks: &[Vec<&RunSpec>], device: ComputeDevice) -> Result<Estimate>
         group.measured_steps = timed;
         group.seconds = Some(ms * group.steps as f64 / 1e3);
     }
-    let groups: Vec<EstimateGroup> = groups.into_iter().map(|(_, _, g)| g).collect();
+    let groups: Vec<EstimateGroup> = groups.into_iter().map(|(_, g)| g).collect();
     let measured_steps = groups.iter().map(|g| g.measured_steps).sum();
     Ok(Estimate {
         seconds: groups.iter().filter_map(|g| g.seconds).sum(),

@@ -99,7 +99,7 @@ pub fn summarize(plan: &Plan, store: &CorpusStore) -> Result<StatusSummary> {
     let value = |col: Option<&[Option<f64>]>, i: usize| col.and_then(|c| c[i]);
 
     let mut counts: BTreeMap<String, usize> = OUTCOMES.iter().map(|o| (o.to_string(), 0)).collect();
-    let mut paces: Vec<(String, Pace, f64, f64)> = Vec::new();
+    let mut paces = Paces::default();
     let mut done = 0;
     for (i, id) in ids.iter().enumerate() {
         let Some(run) = planned.get(id.as_str()) else {
@@ -115,13 +115,13 @@ pub fn summarize(plan: &Plan, store: &CorpusStore) -> Result<StatusSummary> {
                     .flatten()
             })
             .unwrap_or(run.total_steps() as f64);
-        let pace = pace_entry(&mut paces, run);
+        let pace = paces.entry(run);
         if let Some(w) = value(wall, i).filter(|w| w.is_finite() && *w > 0.0)
             && steps > 0.0
         {
-            pace.1.finished += 1;
-            pace.2 += w;
-            pace.3 += steps;
+            pace.0.finished += 1;
+            pace.1 += w;
+            pace.2 += steps;
         }
     }
     let remaining: Vec<&RunSpec> = plan
@@ -130,14 +130,15 @@ pub fn summarize(plan: &Plan, store: &CorpusStore) -> Result<StatusSummary> {
         .filter(|r| !files.contains(&r.run_id))
         .collect();
     for run in &remaining {
-        let pace = pace_entry(&mut paces, run);
-        pace.1.remaining_runs += 1;
-        pace.1.remaining_steps += run.total_steps();
+        let pace = paces.entry(run);
+        pace.0.remaining_runs += 1;
+        pace.0.remaining_steps += run.total_steps();
     }
     let (mut known, mut unknown_runs) = (0.0, 0);
     let groups: Vec<Pace> = paces
+        .groups
         .into_iter()
-        .map(|(_, mut p, wall, steps)| {
+        .map(|(mut p, wall, steps)| {
             if p.finished > 0 {
                 let rate = wall / steps;
                 p.seconds_per_step = Some(rate);
@@ -187,19 +188,23 @@ pub fn summarize(plan: &Plan, store: &CorpusStore) -> Result<StatusSummary> {
     })
 }
 
-/// The pace entry of `run`'s group (task, architecture, batch size), created on first use; with
-/// the wall seconds and steps summed so far.
-fn pace_entry<'a>(
-    paces: &'a mut Vec<(String, Pace, f64, f64)>,
-    run: &RunSpec,
-) -> &'a mut (String, Pace, f64, f64) {
-    let (task, arch) = (run.task.spec_string(), run.arch.spec_string());
-    let key = format!("{task}|{arch}|{}", run.settings.batch_size);
-    let index = match paces.iter().position(|(k, ..)| *k == key) {
-        Some(i) => i,
-        None => {
-            paces.push((
-                key,
+/// Paces by (task, architecture, batch size) in order of first appearance, each with the wall
+/// seconds and steps of its finished runs summed so far.
+#[derive(Default)]
+struct Paces {
+    groups: Vec<(Pace, f64, f64)>,
+    index: HashMap<String, usize>,
+}
+
+impl Paces {
+    /// The entry of `run`'s group, created on first use.
+    fn entry(&mut self, run: &RunSpec) -> &mut (Pace, f64, f64) {
+        let (task, arch) = (run.task.spec_string(), run.arch.spec_string());
+        let key = format!("{task}|{arch}|{}", run.settings.batch_size);
+        let next = self.groups.len();
+        let i = *self.index.entry(key).or_insert(next);
+        if i == next {
+            self.groups.push((
                 Pace {
                     task,
                     arch,
@@ -213,10 +218,9 @@ fn pace_entry<'a>(
                 0.0,
                 0.0,
             ));
-            paces.len() - 1
         }
-    };
-    &mut paces[index]
+        &mut self.groups[i]
+    }
 }
 
 impl StatusSummary {
