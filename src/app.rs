@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{
     BenchArgs, Cli, Command, ExportCommand, ExportFeaturesArgs, GenerateArgs, LrFindArgs,
-    PipelineArgs, PredictArgs, QueryArgs, RecommendArgs, ScheduleArgs, ScheduleFormat, SlurmArgs,
-    StackArgs, StageArgs,
+    PipelineArgs, PlanArgs, PredictArgs, QueryArgs, RecommendArgs, ScheduleArgs, ScheduleFormat,
+    SlurmArgs, StackArgs, StageArgs, StatusArgs,
 };
 use crate::corpus::CorpusTable;
 use crate::corpus::{CorpusStore, check_writable_dir, ensure_writable_dir};
@@ -30,6 +30,8 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Pipeline(args) => pipeline(args, quiet),
         Command::Generate(args) => generate_command(args, quiet),
+        Command::Plan(args) => plan_command(args),
+        Command::Status(args) => status_command(args),
         Command::Fit(args) => fit_command(args, quiet),
         Command::Report(args) => report_command(args, quiet),
         Command::Import(args) => import_command(args, quiet),
@@ -251,6 +253,66 @@ fn slurm_command(args: SlurmArgs) -> Result<()> {
         println!("  {}", path.display());
     }
     println!("submit with: {}", job.submit_command());
+    Ok(())
+}
+
+/// `--root` of a command that only reads: where it exists it must be a directory (a missing one is
+/// an empty corpus, and is not created).
+fn check_readable_root(root: &Path) -> Result<()> {
+    match std::fs::metadata(root) {
+        Ok(meta) if !meta.is_dir() => Err(Error::BadArgument {
+            flag: "--root".into(),
+            value: root.display().to_string(),
+            message: "is a file, not a directory; pass the directory that holds datasets/corpus/"
+                .into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Print `value` as one JSON object, or `text`.
+fn print_summary(json: bool, value: &impl serde::Serialize, text: String) {
+    match json {
+        true => println!("{}", serde_json::to_string(value).expect("plain data")),
+        false => print!("{text}"),
+    }
+}
+
+/// `lrcast plan`: the expanded plan and an estimated time; trains and writes nothing.
+fn plan_command(args: PlanArgs) -> Result<()> {
+    let plan = load_plan_at(Some(&args.recipe), &args.output.root)?;
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    let device = parse_device(&args.device)?;
+    // --jobs only splits stacks between workers; the plan's stacks are those of one worker.
+    let (stacking, _jobs) = stack_options(&args.stacking)?;
+    if args.sample == 0 {
+        return Err(Error::BadArgument {
+            flag: "--sample".into(),
+            value: "0".into(),
+            message: "shows at least one run; pass --sample 1 or more (default 10)".into(),
+        });
+    }
+    check_readable_root(&args.output.root)?;
+    device.check_available()?;
+    let store = CorpusStore::new(&args.output.root, &plan.name);
+    let options = crate::planning::PlanOptions {
+        shard,
+        device,
+        stacking,
+        sample: args.sample,
+    };
+    let summary = crate::planning::summarize(&plan, &store, &options)?;
+    print_summary(args.json, &summary, summary.to_text());
+    Ok(())
+}
+
+/// `lrcast status`: how far the corpus has come; trains and writes nothing.
+fn status_command(args: StatusArgs) -> Result<()> {
+    check_readable_root(&args.output.root)?;
+    let plan = load_plan_at(Some(&args.recipe), &args.output.root)?;
+    let store = CorpusStore::new(&args.output.root, &plan.name);
+    let summary = crate::status::summarize(&plan, &store)?;
+    print_summary(args.json, &summary, summary.to_text());
     Ok(())
 }
 
@@ -864,6 +926,7 @@ fn bench(args: BenchArgs) -> Result<()> {
     for arch in &archs {
         let sizes = crate::train::bench::Sizes {
             batch_size: args.batch_size,
+            warmup: crate::train::bench::WARMUP_STEPS,
             steps: args.steps,
             repeats: args.repeats,
             readback_every: crate::train::run::readback_every(device),

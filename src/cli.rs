@@ -32,6 +32,14 @@ pub enum Command {
     /// generates on one corpus share the work). A damaged part is moved to
     /// datasets/corpus/NAME/quarantine/ and its run trained again.
     Generate(GenerateArgs),
+    /// Show what `generate` would train, without training or writing anything: run counts per task
+    /// and architecture, the stacks it would form, a sample of runs, and an estimated time from a
+    /// few training steps measured on this machine.
+    Plan(PlanArgs),
+    /// Show how far the recipe's corpus has come, without training or writing anything: runs
+    /// planned, done (trained / diverged / collapsed) and remaining, parts that cannot be read,
+    /// runs not in the plan, and the time left at the pace of the finished runs.
+    Status(StatusArgs),
     /// Fit predictors on the corpus, score them on extreme-value holdouts, save models/NAME/.
     Fit(StageArgs),
     /// Write reports/NAME/ (report.md, report.html, scores.json, figures/).
@@ -306,6 +314,42 @@ pub struct SlurmArgs {
     /// Directory for the scripts and their logs/ [default: ROOT/slurm/NAME].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `lrcast plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Recipe file (TOML).
+    pub recipe: PathBuf,
+    /// Show only shard I of N, as `generate --shard I/N` would train it (0-based).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Compute device the runs would train on (and the estimate's steps are timed on): cpu, cuda
+    /// or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[command(flatten)]
+    pub stacking: StackArgs,
+    /// Runs shown: the first 3 and a seeded spread over the rest.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub sample: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `lrcast status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Recipe file (TOML).
+    pub recipe: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -19,6 +19,7 @@ pub mod features;
 pub mod jobs;
 pub mod lrfind;
 pub mod model;
+pub mod planning;
 pub mod predict;
 pub mod recipe;
 pub mod report;
@@ -27,6 +28,7 @@ pub mod schedule;
 pub mod slurm;
 pub mod spec;
 pub mod stacks;
+pub mod status;
 pub mod train;
 
 pub use error::{Error, Result};

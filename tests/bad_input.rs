@@ -525,3 +525,56 @@ fn zero_or_too_many_workers() {
         &["--jobs 100000", "cores", "pass --jobs"],
     );
 }
+
+#[test]
+fn plan_and_status_refuse_bad_flags_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write(dir.path(), "tiny.toml", TINY_RECIPE);
+    let recipe = recipe.to_str().unwrap();
+    write(dir.path(), "file", "");
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["plan", "nope.toml"],
+            &["nope.toml", "experiments/default.toml"],
+        ),
+        (
+            &["status", "nope.toml"],
+            &["nope.toml", "experiments/default.toml"],
+        ),
+        (
+            &["plan", recipe, "--shard", "3/2"],
+            &["--shard 3/2", "0 ≤ I < N"],
+        ),
+        (&["plan", recipe, "--shard", "x"], &["--shard x", "I/N"]),
+        (
+            &["plan", recipe, "--sample", "0"],
+            &["--sample 0", "--sample 1 or more"],
+        ),
+        (&["plan", recipe, "--stack", "0"], &["--stack 0", "pass 1"]),
+        (
+            &["plan", recipe, "--stack-memory", "0"],
+            &["--stack-memory 0"],
+        ),
+        (&["plan", recipe, "--device", "tpu"], &["--device tpu"]),
+        (
+            &["plan", recipe, "--root", "file"],
+            &["--root file", "not a directory"],
+        ),
+        (
+            &["status", recipe, "--root", "file"],
+            &["--root file", "not a directory"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let out = lrcast(dir.path(), args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        for needle in *needles {
+            assert!(err.contains(needle), "{args:?}: `{needle}` not in {err}");
+        }
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(entries_under(dir.path()), ["file", "tiny.toml"], "{args:?}");
+    }
+}

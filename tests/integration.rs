@@ -8,6 +8,7 @@ mod limits;
 mod lr_find;
 mod old_corpus;
 mod pipeline;
+mod plan_status;
 mod schedule;
 mod search;
 mod slurm;

@@ -83,3 +83,28 @@ fn old_and_new_runs_share_one_corpus() {
     let outcome = df.column("outcome").unwrap();
     assert_eq!(outcome.null_count(), 12);
 }
+
+#[test]
+fn status_classes_the_runs_of_lrcast_0_1_0_without_an_outcome_column() {
+    let dir = root_with_old_corpus();
+    let recipe = fixture("recipe.toml");
+    let root = dir.path().to_str().unwrap();
+    let before = crate::common::entries_under(dir.path());
+    let out = lrcast(
+        dir.path(),
+        &["status", recipe.to_str().unwrap(), "--root", root, "--json"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (status["done"].as_u64(), status["remaining"].as_u64()),
+        (Some(12), Some(0))
+    );
+    let outcomes = &status["outcomes"];
+    let classed: u64 = ["trained", "diverged", "collapsed"]
+        .iter()
+        .map(|o| outcomes[o].as_u64().unwrap())
+        .sum();
+    assert_eq!(classed, 12, "{outcomes}");
+    assert_eq!(crate::common::entries_under(dir.path()), before);
+}

@@ -257,16 +257,89 @@ impl CorpusStore {
 /// Column names and types in file order.
 type OrderedSchema = Vec<(PlSmallStr, DataType)>;
 
-/// Every run file as a DataFrame, read on one plain thread per core (the reads are independent;
-/// on a 10 000-file corpus they are what `fit` waits for). Not rayon: polars runs its own pool,
-/// and calling it from rayon's workers overflows their stacks.
-fn read_frames(files: &[PathBuf], curves: bool) -> Result<Vec<DataFrame>> {
-    let read = |path: &PathBuf| -> Result<DataFrame> {
-        let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let corrupt = |e: PolarsError| Error::Corpus {
-            path: path.clone(),
-            message: e.to_string(),
+/// A part file that could not be read (truncated, not Parquet, unreadable), and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnreadablePart {
+    /// The part file.
+    pub path: PathBuf,
+    /// What the reader said.
+    pub message: String,
+}
+
+/// What a read-only scan found: the scalar columns of every readable part, and the parts that
+/// could not be read.
+#[derive(Debug, Default)]
+pub struct PartScan {
+    /// One row per readable part (no curve columns); `None` when no part could be read.
+    pub frame: Option<DataFrame>,
+    /// Every part that could not be read.
+    pub unreadable: Vec<UnreadablePart>,
+}
+
+impl CorpusStore {
+    /// The scalar columns of every part, and the parts that cannot be read, writing nothing: the
+    /// scalar cache serves the parts it still matches but is never saved, and no directory is
+    /// created (a missing corpus is empty). For commands that only look (`lrcast status`).
+    pub fn scan_parts_read_only(&self) -> Result<PartScan> {
+        let files = self.run_files()?;
+        if files.is_empty() {
+            return Ok(PartScan::default());
+        }
+        let stamps: HashMap<String, Stamp> = files
+            .iter()
+            .filter_map(|p| {
+                let id = p.file_stem()?.to_string_lossy().into_owned();
+                Some((id, cache::stamp(p)?))
+            })
+            .collect();
+        let cached = cache::load(&self.dir.join(cache::CACHE_FILE), &stamps).map(|(df, _)| df);
+        let covered = cached.as_ref().map(cache::run_ids).unwrap_or_default();
+        let missing = cache::uncovered(&files, &covered);
+        let (mut frames, unreadable) = read_parts(&missing, false);
+        frames.extend(cached);
+        let frame = match frames.is_empty() {
+            true => None,
+            false => Some(self.unite(frames)?),
         };
+        Ok(PartScan { frame, unreadable })
+    }
+}
+
+/// Every run file as a DataFrame (see [`read_parts`]); parts that cannot be read are skipped with
+/// one warning naming them, an error only when none can be read.
+fn read_frames(files: &[PathBuf], curves: bool) -> Result<Vec<DataFrame>> {
+    let (frames, unreadable) = read_parts(files, curves);
+    // A truncated or corrupt part (a disk filled up, a copy cut short) costs its run, never the
+    // corpus: it is skipped and named, and the rest is read.
+    if !unreadable.is_empty() {
+        let named: Vec<String> = unreadable
+            .iter()
+            .map(|p| format!("corpus {}: {}", p.path.display(), p.message))
+            .collect();
+        if frames.is_empty() {
+            return Err(Error::Runtime(format!(
+                "no corpus part could be read: {}",
+                named.join("; ")
+            )));
+        }
+        eprintln!(
+            "warning: skipped {} of {} corpus parts that could not be read (delete them and rerun \
+             `lrcast generate` to train those runs again): {}",
+            unreadable.len(),
+            files.len(),
+            named.join("; ")
+        );
+    }
+    Ok(frames)
+}
+
+/// Every run file as a DataFrame, and the files that could not be read, read on one plain thread
+/// per core (the reads are independent; on a 10 000-file corpus they are what `fit` waits for).
+/// Not rayon: polars runs its own pool, and calling it from rayon's workers overflows their stacks.
+fn read_parts(files: &[PathBuf], curves: bool) -> (Vec<DataFrame>, Vec<UnreadablePart>) {
+    let read = |path: &PathBuf| -> std::result::Result<DataFrame, String> {
+        let file = fs::File::open(path).map_err(|e| e.to_string())?;
+        let corrupt = |e: PolarsError| e.to_string();
         let mut reader = ParquetReader::new(file);
         if !curves {
             let schema = reader.schema().map_err(corrupt)?;
@@ -287,7 +360,7 @@ fn read_frames(files: &[PathBuf], curves: bool) -> Result<Vec<DataFrame>> {
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = files.len().div_ceil(threads).max(1);
-    let results: Vec<Result<DataFrame>> = std::thread::scope(|scope| {
+    let results: Vec<std::result::Result<DataFrame, String>> = std::thread::scope(|scope| {
         let workers: Vec<_> = files
             .chunks(chunk)
             .map(|part| scope.spawn(move || part.iter().map(read).collect::<Vec<_>>()))
@@ -297,31 +370,18 @@ fn read_frames(files: &[PathBuf], curves: bool) -> Result<Vec<DataFrame>> {
             .flat_map(|w| w.join().expect("a corpus reader thread panicked"))
             .collect()
     });
-    // A truncated or corrupt part (a disk filled up, a copy cut short) costs its run, never the
-    // corpus: it is skipped and named, and the rest is read.
     let (mut frames, mut unreadable) = (Vec::with_capacity(files.len()), Vec::new());
-    for result in results {
+    // The workers return their chunks in order, so results line up with files.
+    for (path, result) in files.iter().zip(results) {
         match result {
             Ok(df) => frames.push(df),
-            Err(e) => unreadable.push(e.to_string()),
+            Err(message) => unreadable.push(UnreadablePart {
+                path: path.clone(),
+                message,
+            }),
         }
     }
-    if !unreadable.is_empty() {
-        if frames.is_empty() {
-            return Err(Error::Runtime(format!(
-                "no corpus part could be read: {}",
-                unreadable.join("; ")
-            )));
-        }
-        eprintln!(
-            "warning: skipped {} of {} corpus parts that could not be read (delete them and rerun \
-             `lrcast generate` to train those runs again): {}",
-            unreadable.len(),
-            files.len(),
-            unreadable.join("; ")
-        );
-    }
-    Ok(frames)
+    (frames, unreadable)
 }
 
 /// Check, creating nothing, that `dir` exists or can be created and is writable: each existing

@@ -194,7 +194,11 @@ impl CorpusStore {
         if self.run_files()?.is_empty() {
             return Ok(Default::default());
         }
-        let table = CorpusTable::from_dataframe(&self.scan_columns(false)?)?;
+        // Read-only: `status` and `plan` plan a search's rounds through here and write nothing.
+        let Some(frame) = self.scan_parts_read_only()?.frame else {
+            return Ok(Default::default());
+        };
+        let table = CorpusTable::from_dataframe(&frame)?;
         let ids = table.text("run_id")?;
         let values = table.numeric.get(column);
         Ok(ids

@@ -15,8 +15,8 @@ use crate::error::Result;
 use crate::model::stacked::{OnStackedModel, StackedClassifier, with_stacked_model};
 use crate::model::{Arch, Classifier, OnModel, with_model};
 
-/// Warm-up steps before timing.
-const WARMUP_STEPS: usize = 20;
+/// Warm-up steps before timing, for `lrcast bench`.
+pub const WARMUP_STEPS: usize = 20;
 
 /// Timing of one architecture.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -46,6 +46,8 @@ pub struct StepTiming {
 pub struct Sizes {
     /// Samples per step.
     pub batch_size: usize,
+    /// Untimed steps first (the first steps allocate buffers and fill caches).
+    pub warmup: usize,
     /// Timed steps per repeat.
     pub steps: usize,
     /// Repeats.
@@ -162,7 +164,7 @@ fn time_repeats<B: AutodiffBackend>(
     sizes: Sizes,
     mut step: impl FnMut(),
 ) -> Vec<f64> {
-    for _ in 0..WARMUP_STEPS {
+    for _ in 0..sizes.warmup {
         step();
     }
     let mut per_repeat = Vec::with_capacity(sizes.repeats);
