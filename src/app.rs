@@ -1,11 +1,8 @@
 //! One readable function per subcommand: load the recipe, check the outputs, do the work, say
 //! what was written. The only module that talks to the terminal.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{
     BenchArgs, Cli, Command, ExportCommand, ExportFeaturesArgs, GenerateArgs, LrFindArgs,
@@ -364,63 +361,43 @@ fn generate(
     jobs: Jobs,
     quiet: bool,
 ) -> Result<GenerateSummary> {
-    let bar = if quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
-    } else {
-        ProgressBar::new(0)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} runs (ETA {eta}) {msg}",
-        )
-        .expect("valid template"),
-    );
+    let progress = crate::progress::Progress::new(&plan.name, quiet);
+    crate::progress::report_interrupts(&store.runs_dir());
     let workers = match jobs.workers() {
         1 => String::new(),
         n => format!(" with {n} workers"),
     };
     let on_event = |event: Event<'_>| match event {
         Event::Start { total, todo } => {
-            bar.set_length(todo as u64);
             status(
                 quiet,
                 format!(
-                    "generate `{}`: {total} runs planned, {} already in {}, {todo} to train on {device}{workers}",
+                    "generate `{}`: {total} runs planned, {} already in {}, {} to train on {device}{workers}",
                     plan.name,
-                    total - todo,
-                    store.runs_dir().display()
+                    total - todo.len(),
+                    store.runs_dir().display(),
+                    todo.len()
                 ),
             );
+            progress.start(todo.iter().copied());
         }
         // A warning even when quiet: runs are trained again, and the files are kept for a look.
-        Event::Quarantined { parts, dir } => bar.suspend(|| {
-            eprintln!(
-                "warning: moved {} damaged corpus part{} to {} and will train {} again: {}",
-                parts.len(),
-                if parts.len() == 1 { "" } else { "s" },
-                dir.display(),
-                if parts.len() == 1 {
-                    "its run"
-                } else {
-                    "their runs"
-                },
-                parts.join("; ")
-            )
-        }),
-        Event::RunDone { run, outcome } => {
-            bar.set_message(format!(
-                "{} {} lr={} → top-1 {:.3}{}",
-                run.arch.family(),
-                run.lr_policy.name(),
-                run.base_lr,
-                outcome.final_metrics.top1,
-                if outcome.diverged { " (diverged)" } else { "" }
-            ));
-            bar.inc(1);
-        }
+        Event::Quarantined { parts, dir } => progress.println(&format!(
+            "warning: moved {} damaged corpus part{} to {} and will train {} again: {}",
+            parts.len(),
+            if parts.len() == 1 { "" } else { "s" },
+            dir.display(),
+            if parts.len() == 1 {
+                "its run"
+            } else {
+                "their runs"
+            },
+            parts.join("; ")
+        )),
+        Event::RunDone { run, outcome } => progress.run_done(run, outcome),
     };
     let summary = runner::generate(plan, store, device, stacking, jobs, &on_event)?;
-    bar.finish_and_clear();
+    progress.finish();
     let mut line = format!(
         "generate `{}`: trained {} runs ({} diverged), skipped {} already done",
         plan.name, summary.trained, summary.diverged, summary.skipped

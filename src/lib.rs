@@ -21,6 +21,7 @@ pub mod lrfind;
 pub mod model;
 pub mod planning;
 pub mod predict;
+pub mod progress;
 pub mod recipe;
 pub mod report;
 pub mod runner;

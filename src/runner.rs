@@ -32,8 +32,11 @@ use crate::train::{TrainOutcome, train};
 /// Progress events, for whoever displays them (from any worker thread).
 #[derive(Debug)]
 pub enum Event<'a> {
-    /// Work is known: `todo` of `total` runs are not in the corpus.
-    Start { total: usize, todo: usize },
+    /// Work is known: of `total` runs, `todo` are not in the corpus.
+    Start {
+        total: usize,
+        todo: &'a [&'a RunSpec],
+    },
     /// Damaged parts were moved to `dir`; their runs train again.
     Quarantined { parts: &'a [String], dir: &'a Path },
     /// A run finished and was written.
@@ -126,7 +129,7 @@ pub fn generate(
     shared.claims.remove_claims_of(|id| done.contains(id));
     on_event(Event::Start {
         total: plan.runs.len(),
-        todo: todo.len(),
+        todo: &todo,
     });
     let tallies: Vec<Result<Tally>> = if jobs.workers() == 1 {
         vec![shared.work()]

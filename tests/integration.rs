@@ -9,6 +9,7 @@ mod lr_find;
 mod old_corpus;
 mod pipeline;
 mod plan_status;
+mod progress;
 mod schedule;
 mod search;
 mod slurm;
