@@ -394,6 +394,7 @@ fn generate(
             },
             parts.join("; ")
         )),
+        Event::StackStart { runs } => progress.stack_start(runs),
         Event::RunDone { run, outcome } => progress.run_done(run, outcome),
     };
     let summary = runner::generate(plan, store, device, stacking, jobs, &on_event)?;

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -120,7 +120,14 @@ pub struct Progress {
     quiet: bool,
     name: String,
     costs: Mutex<Costs>,
+    /// The stack in flight: the step counter when it started, its steps and members.
+    stack: Arc<Mutex<Option<(u64, u64, usize)>>>,
+    /// Stops the thread that redraws the stack's steps.
+    stop: Arc<AtomicBool>,
 }
+
+/// How often the stack's steps are redrawn on a terminal.
+const TICK: Duration = Duration::from_millis(250);
 
 impl Progress {
     /// A display for the experiment `name`; drawn on stderr when it is a terminal.
@@ -133,17 +140,44 @@ impl Progress {
         };
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} runs {msg}",
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} runs {prefix} {msg}",
             )
             .expect("valid template"),
         );
+        let stack: Arc<Mutex<Option<(u64, u64, usize)>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        if terminal && !quiet {
+            let (bar, stack, stop) = (bar.clone(), stack.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some((from, steps, members)) = *stack.lock().expect("progress lock") {
+                        let done = crate::train::STEPS_TRAINED.load(Ordering::Relaxed) - from;
+                        let what = match members {
+                            1 => "run".to_string(),
+                            k => format!("stack of {k}"),
+                        };
+                        bar.set_prefix(format!("· {what}: step {}/{steps} ·", done.min(steps)));
+                    }
+                    std::thread::sleep(TICK);
+                }
+            });
+        }
         Self {
             bar,
             plain: !terminal,
             quiet,
             name: name.to_string(),
             costs: Mutex::default(),
+            stack,
+            stop,
         }
+    }
+
+    /// A stack (or a run alone) starts training.
+    pub fn stack_start(&self, runs: &[&RunSpec]) {
+        let steps = runs.first().map_or(0, |r| r.total_steps());
+        let from = crate::train::STEPS_TRAINED.load(Ordering::Relaxed);
+        *self.stack.lock().expect("progress lock") = Some((from, steps, runs.len()));
     }
 
     /// The runs to train are known.
@@ -215,6 +249,7 @@ impl Progress {
 
     /// Remove the bar.
     pub fn finish(&self) {
+        self.stop.store(true, Ordering::Relaxed);
         self.bar.finish_and_clear();
     }
 }

@@ -37,6 +37,8 @@ pub enum Event<'a> {
         total: usize,
         todo: &'a [&'a RunSpec],
     },
+    /// A stack of `runs` (one run alone, or members trained together) starts training.
+    StackStart { runs: &'a [&'a RunSpec] },
     /// Damaged parts were moved to `dir`; their runs train again.
     Quarantined { parts: &'a [String], dir: &'a Path },
     /// A run finished and was written.
@@ -298,6 +300,7 @@ impl Shared<'_> {
                 if mine.is_empty() {
                     continue;
                 }
+                (self.on_event)(Event::StackStart { runs: &mine });
                 let result = self.train_and_write(&mine, &mut tally);
                 for run in &mine {
                     self.claims.release(&run.run_id);

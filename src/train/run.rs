@@ -217,6 +217,7 @@ where
                     break;
                 }
                 step = self.engine.steps_done();
+                super::STEPS_TRAINED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if record.wants_trace(step) {
                     let (_, norms) = bn_weight_norms(&self.engine.model().valid());
                     record.trace(step, &norms);

@@ -245,6 +245,7 @@ where
                 {
                     self.retire(epoch, &members, &mut records, step_applied);
                 }
+                super::STEPS_TRAINED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if self.engine.active().is_empty() {
                     break 'epochs;
                 }
