@@ -262,7 +262,7 @@ impl Shared<'_> {
         // Parts listed before compacted files: `compact` renames its file into place before it
         // removes a part, so a part gone from this listing is in the next one.
         let present = self.store.run_files()?;
-        let compacted = self.store.listing()?.compacted_ids()?;
+        let compacted = self.store.compacted_run_ids()?;
         let mut done: HashSet<String> = present
             .iter()
             .map(id)

@@ -144,6 +144,19 @@ impl CorpusStore {
         Ok(!self.run_files()?.is_empty() || !self.compacted_files()?.is_empty())
     }
 
+    /// Ids of the runs in compacted files, listing only `compacted/`; an error naming a compacted
+    /// file that cannot be read.
+    pub fn compacted_run_ids(&self) -> Result<HashSet<String>> {
+        let mut ids = HashSet::new();
+        for path in self.compacted_files()? {
+            match self.compacted_ids_of(&path) {
+                Ok(held) => ids.extend(held.iter().cloned()),
+                Err(why) => return Err(unreadable_compacted(&path, &why)),
+            }
+        }
+        Ok(ids)
+    }
+
     /// Whether run `run_id` is finished: its part exists, or a compacted file holds it. The part
     /// is looked at first: `compact` renames its file into place before it removes a part, so a
     /// part found missing here is in a compacted file listed after.
