@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::cli::{
-    BenchArgs, Cli, Command, ExportCommand, ExportFeaturesArgs, GenerateArgs, LrFindArgs,
-    PipelineArgs, PlanArgs, PredictArgs, QueryArgs, RecommendArgs, ScheduleArgs, ScheduleFormat,
-    SlurmArgs, StackArgs, StageArgs, StatusArgs,
+    BenchArgs, Cli, Command, CorpusCommand, CorpusVerifyArgs, ExportCommand, ExportFeaturesArgs,
+    GenerateArgs, LrFindArgs, PipelineArgs, PlanArgs, PredictArgs, QueryArgs, RecommendArgs,
+    ScheduleArgs, ScheduleFormat, SlurmArgs, StackArgs, StageArgs, StatusArgs,
 };
 use crate::corpus::CorpusTable;
 use crate::corpus::{CorpusStore, check_writable_dir, ensure_writable_dir};
@@ -36,6 +36,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::LrFind(args) => lr_find(args, quiet),
         Command::Bench(args) => bench(args),
         Command::Export(ExportCommand::Features(args)) => export_features(args, quiet),
+        Command::Corpus(CorpusCommand::Verify(args)) => verify_command(args),
+        Command::Corpus(CorpusCommand::Compact(args)) => compact_command(args, quiet),
         Command::Predict(args) => predict_command(args),
         Command::Recommend(args) => recommend_command(args),
         Command::Slurm(args) => slurm_command(args),
@@ -313,6 +315,69 @@ fn status_command(args: StatusArgs) -> Result<()> {
     Ok(())
 }
 
+/// `lrcast corpus verify`: what is wrong with the corpus; writes nothing, exit 1 on problems.
+fn verify_command(args: CorpusVerifyArgs) -> Result<()> {
+    check_readable_root(&args.output.root)?;
+    let plan = load_plan_at(Some(&args.recipe), &args.output.root)?;
+    let store = CorpusStore::new(&args.output.root, &plan.name);
+    let report = crate::corpus::verify::verify(&plan, &store)?;
+    print_summary(args.json, &report, report.to_text());
+    match report.problems {
+        0 => Ok(()),
+        problems => Err(Error::VerifyFailed {
+            path: store.dir().to_path_buf(),
+            problems,
+        }),
+    }
+}
+
+/// `lrcast corpus compact`: the readable parts into one compacted file.
+fn compact_command(args: StageArgs, quiet: bool) -> Result<()> {
+    check_readable_root(&args.output.root)?;
+    let plan = load_plan(Some(&args.recipe))?;
+    let store = CorpusStore::new(&args.output.root, &plan.name);
+    let start = Instant::now();
+    let summary = crate::corpus::compact::compact(&store)?;
+    let mut line = match &summary.file {
+        Some(file) => format!(
+            "compact `{}`: {} part(s) and {} compacted file(s) merged into {} ({} runs) in {:.1} s",
+            plan.name,
+            summary.parts_merged,
+            summary.compacted_merged,
+            file.display(),
+            summary.runs,
+            start.elapsed().as_secs_f64()
+        ),
+        None => format!(
+            "compact `{}`: nothing to merge in {} (no new part, at most one compacted file)",
+            plan.name,
+            store.dir().display()
+        ),
+    };
+    if summary.claimed_left > 0 {
+        line += &format!(
+            "; left {} part(s) of runs a running `generate` still claims (compact again later)",
+            summary.claimed_left
+        );
+    }
+    status(quiet, line);
+    if !summary.unreadable_left.is_empty() {
+        // Always said, even with -q: these files were not merged.
+        eprintln!(
+            "warning: left {} file(s) that cannot be read or are no lrcast run (see `lrcast \
+             corpus verify`): {}",
+            summary.unreadable_left.len(),
+            summary
+                .unreadable_left
+                .iter()
+                .map(|u| format!("{}: {}", u.path.display(), u.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    Ok(())
+}
+
 fn fit_command(args: StageArgs, quiet: bool) -> Result<()> {
     let plan = load_plan_at(Some(&args.recipe), &args.output.root)?;
     fit(&plan, &args.output.root, quiet)
@@ -429,7 +494,7 @@ fn plan_table(plan: &Plan, root: &Path, curves: bool) -> Result<CorpusTable> {
     } else {
         plan.source.display().to_string()
     };
-    if store.run_files()?.is_empty() {
+    if !store.has_runs()? {
         return Err(Error::MissingInput {
             what: format!("corpus of `{}`", plan.name),
             path: store.runs_dir(),

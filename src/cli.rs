@@ -56,6 +56,9 @@ pub enum Command {
     /// Write what the fit stage sees, for other tools.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Check the corpus (verify) or merge its per-run parts into one compacted file (compact).
+    #[command(subcommand)]
+    Corpus(CorpusCommand),
     /// Predict the accuracy of a run that was never trained, with every saved model, its 80 %
     /// interval and the probability that it diverges; warns outside the training ranges.
     Predict(PredictArgs),
@@ -132,6 +135,35 @@ pub struct ExportFeaturesArgs {
     /// Where to write the CSV [default: models/NAME/features.csv under --root].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `lrcast corpus …`.
+#[derive(Debug, Subcommand)]
+pub enum CorpusCommand {
+    /// List what is wrong with the recipe's corpus, changing nothing: parts and compacted files
+    /// that cannot be read (truncated, garbage, wrong schema), foreign runs and files, temporary
+    /// files older than 15 minutes, claims whose lease expired; and as notes the quarantine's
+    /// content, runs held twice and whether the scalar cache is up to date. Exit status: 0 when
+    /// nothing is wrong, 1 when problems were found, 2 for bad input.
+    Verify(CorpusVerifyArgs),
+    /// Merge the readable per-run parts (and earlier compacted files) into one compacted file,
+    /// datasets/corpus/NAME/compacted/compact-<time>-<random>.parquet, written whole and renamed
+    /// into place before the merged parts are removed (a crash loses and duplicates nothing).
+    /// Parts that cannot be read, and parts of runs a running `generate` holds a claim on, are
+    /// left alone.
+    Compact(StageArgs),
+}
+
+/// `lrcast corpus verify`.
+#[derive(Debug, Args)]
+pub struct CorpusVerifyArgs {
+    /// Recipe file (TOML).
+    pub recipe: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

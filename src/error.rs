@@ -114,6 +114,14 @@ pub enum Error {
     #[error("fit: {0}")]
     Fit(String),
 
+    /// `lrcast corpus verify` found problems (listed on standard output).
+    #[error(
+        "corpus {path}: {problems} problem(s) found (listed above); nothing was changed — \
+         `lrcast generate` removes stale temporary files and takes stale claims over, and moves \
+         unreadable parts to quarantine/; delete or move foreign files yourself"
+    )]
+    VerifyFailed { path: PathBuf, problems: usize },
+
     /// Any other runtime failure, with context.
     #[error("{0}")]
     Runtime(String),
@@ -138,6 +146,7 @@ impl Error {
             | Error::Io { .. }
             | Error::Write { .. }
             | Error::Corpus { .. }
+            | Error::VerifyFailed { .. }
             | Error::Runtime(_) => 1,
         }
     }

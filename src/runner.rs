@@ -226,7 +226,9 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
-    /// Ids of the runs with a sound part; damaged parts are moved to quarantine (and reported).
+    /// Ids of the runs with a sound part or in a compacted file; damaged parts are moved to
+    /// quarantine (and reported). Compacted files are never moved (each holds many runs): one that
+    /// cannot be read stops the run with an error naming it.
     fn finished(&self) -> Result<HashSet<String>> {
         let id = |p: &PathBuf| {
             p.file_stem()
@@ -262,8 +264,17 @@ impl Shared<'_> {
                 sound.insert(id(path));
             }
         }
-        let present = self.store.existing_run_ids()?;
-        Ok(present.into_iter().filter(|r| sound.contains(r)).collect())
+        // Parts listed before compacted files: `compact` renames its file into place before it
+        // removes a part, so a part gone from this listing is in the next one.
+        let present = self.store.run_files()?;
+        let compacted = self.store.compacted_run_ids()?;
+        let mut done: HashSet<String> = present
+            .iter()
+            .map(id)
+            .filter(|r| sound.contains(r))
+            .collect();
+        done.extend(compacted);
+        Ok(done)
     }
 
     /// One worker: passes over the unfinished runs until a pass finds none it can claim.
@@ -322,7 +333,7 @@ impl Shared<'_> {
                 continue;
             }
             claimed = true;
-            if self.store.run_path(&run.run_id).exists() {
+            if self.store.has_run(&run.run_id)? {
                 self.claims.release(&run.run_id);
             } else {
                 mine.push(run);

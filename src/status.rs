@@ -35,7 +35,7 @@ pub struct StatusSummary {
     /// Of the done runs, how many ended `trained`, `diverged` or `collapsed` (`unknown` for
     /// imported runs that recorded no outcome).
     pub outcomes: BTreeMap<String, usize>,
-    /// Part files that cannot be read (any run, in the plan or not).
+    /// Part files (and compacted files) that cannot be read (any run, in the plan or not).
     pub failed: Vec<UnreadablePart>,
     /// Of the failed parts, those of runs in the plan: `generate` moves them to quarantine/ and
     /// trains those runs again.
@@ -82,7 +82,8 @@ pub struct Pace {
 pub fn summarize(plan: &Plan, store: &CorpusStore) -> Result<StatusSummary> {
     let planned: HashMap<&str, &RunSpec> =
         plan.runs.iter().map(|r| (r.run_id.as_str(), r)).collect();
-    let files: HashSet<String> = store.existing_run_ids()?.into_iter().collect();
+    // Parts and runs of readable compacted files; one that cannot be read is named under `failed`.
+    let files: HashSet<String> = store.listing()?.run_ids().into_iter().collect();
     let scan = store.scan_parts_read_only()?;
     let table = match &scan.frame {
         Some(df) => CorpusTable::from_dataframe(df)?,

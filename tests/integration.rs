@@ -3,6 +3,7 @@
 mod bad_input;
 mod claims;
 mod common;
+mod compact;
 mod import;
 mod limits;
 mod lr_find;

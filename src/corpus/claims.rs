@@ -286,6 +286,40 @@ impl Drop for ClaimBook {
     }
 }
 
+/// A claim file found on disk: its run, path, and whether its lease has expired (judged by this
+/// machine's clock against the file's mtime: enough for `compact` and `verify`, which only read).
+#[derive(Debug, Clone)]
+pub struct ClaimFile {
+    pub run_id: String,
+    pub path: PathBuf,
+    pub expired: bool,
+}
+
+/// Every claim file of the corpus at `corpus_dir` (none when `claims/` is absent); creates nothing.
+pub fn claim_files(corpus_dir: &Path) -> Vec<ClaimFile> {
+    let Ok(entries) = fs::read_dir(corpus_dir.join("claims")) else {
+        return Vec::new();
+    };
+    let mut claims: Vec<ClaimFile> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.path();
+            if path.extension()? != CLAIM_EXT {
+                return None;
+            }
+            let run_id = path.file_stem()?.to_string_lossy().into_owned();
+            let modified = entry.metadata().and_then(|m| m.modified()).ok()?;
+            Some(ClaimFile {
+                run_id,
+                path,
+                expired: lease_expired(modified, 0.0),
+            })
+        })
+        .collect();
+    claims.sort_by(|a, b| a.path.cmp(&b.path));
+    claims
+}
+
 /// Whether a claim last renewed at `modified` (filesystem clock) is older than the lease.
 fn lease_expired(modified: SystemTime, clock_offset: f64) -> bool {
     let now = SystemTime::now();

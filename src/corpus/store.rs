@@ -1,7 +1,8 @@
 //! The on-disk corpus of one experiment: `datasets/corpus/<experiment>/runs/<run_id>.parquet`,
-//! one file per finished run, written atomically; and the one scan that reads it back.
+//! one file per finished run, written atomically, and the compacted files that merge many of them
+//! (`compacted/`, see [`super::compacted`]); and the one scan that reads both back.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,11 +10,12 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::cache::{self, Stamp};
+use super::compacted::{IdCache, Listing, is_finished_name, part_id, unreadable_compacted};
 use super::record::RunRecord;
 use crate::error::{Error, Result};
 
 /// Suffix of in-flight files; they are never read as runs.
-const TEMP_MARKER: &str = ".tmp-";
+pub(crate) const TEMP_MARKER: &str = ".tmp-";
 
 /// Age after which a temporary file counts as abandoned: a run file is written in milliseconds and
 /// the scalar cache in seconds, so a quarter of an hour leaves a wide margin for slow filesystems.
@@ -49,6 +51,8 @@ pub(crate) fn temp_suffix() -> String {
 #[derive(Debug, Clone)]
 pub struct CorpusStore {
     dir: PathBuf,
+    /// Run ids of the compacted files read so far.
+    compacted_ids: IdCache,
 }
 
 impl CorpusStore {
@@ -56,6 +60,7 @@ impl CorpusStore {
     pub fn new(root: &Path, experiment: &str) -> Self {
         Self {
             dir: root.join("datasets").join("corpus").join(experiment),
+            compacted_ids: IdCache::default(),
         }
     }
 
@@ -79,16 +84,20 @@ impl CorpusStore {
         ensure_writable_dir(&self.runs_dir())
     }
 
-    /// Ids of the runs already in the corpus.
-    pub fn existing_run_ids(&self) -> Result<BTreeSet<String>> {
-        Ok(self
-            .run_files()?
-            .iter()
-            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-            .collect())
+    /// The cache of compacted files' run ids (see [`super::compacted`]).
+    pub(crate) fn id_cache(&self) -> &IdCache {
+        &self.compacted_ids
     }
 
-    /// Finished run files, sorted by name.
+    /// Ids of the runs already in the corpus: a part file or a row of a compacted file. An error
+    /// when a compacted file cannot be read (its runs are unknown; see [`Listing::compacted_ids`]).
+    pub fn existing_run_ids(&self) -> Result<BTreeSet<String>> {
+        let listing = self.listing()?;
+        listing.compacted_ids()?;
+        Ok(listing.run_ids())
+    }
+
+    /// Per-run part files, sorted by name (compacted files are [`Self::compacted_files`]).
     pub fn run_files(&self) -> Result<Vec<PathBuf>> {
         let dir = self.runs_dir();
         let entries = match fs::read_dir(&dir) {
@@ -100,7 +109,7 @@ impl CorpusStore {
         for entry in entries {
             let path = entry.map_err(|e| Error::io(&dir, e))?.path();
             let name = path.file_name().unwrap_or_default().to_string_lossy();
-            if name.ends_with(".parquet") && !name.starts_with('.') && !name.contains(TEMP_MARKER) {
+            if is_finished_name(&name) {
                 files.push(path);
             }
         }
@@ -109,11 +118,12 @@ impl CorpusStore {
     }
 
     /// Remove temporary files abandoned by a killed writer: those older than [`STALE_TEMP_AGE`],
-    /// in the runs directory, beside it (the scalar cache) and among the claims. Age, not a process check: on a
-    /// shared filesystem the writer may be a live process on another machine.
+    /// in the runs directory, beside it (the scalar cache), among the claims and the compacted files.
+    /// Age, not a process check: on a shared filesystem the writer may be a live process on another
+    /// machine.
     pub fn remove_stale_temp_files(&self) -> Result<usize> {
         let mut removed = 0;
-        for dir in [self.runs_dir(), self.dir.clone(), self.dir.join("claims")] {
+        for dir in self.temp_dirs() {
             let Ok(entries) = fs::read_dir(&dir) else {
                 continue;
             };
@@ -134,6 +144,17 @@ impl CorpusStore {
             }
         }
         Ok(removed)
+    }
+
+    /// The directories where temporary files may be left: runs, the corpus directory itself (the
+    /// scalar cache), claims and compacted files.
+    pub fn temp_dirs(&self) -> [PathBuf; 4] {
+        [
+            self.runs_dir(),
+            self.dir.clone(),
+            self.dir.join("claims"),
+            self.compacted_dir(),
+        ]
     }
 
     /// Write one finished run: temporary file, fsync, rename. An existing run is never overwritten.
@@ -178,45 +199,46 @@ impl CorpusStore {
 
     /// [`Self::scan`], without the per-epoch curve (list) columns when `curves` is false: the
     /// predictor needs none of them, and they are most of what a run file holds to decode.
+    /// Runs in compacted files are read like parts; a run found both ways (a compaction
+    /// interrupted before it removed the parts) is read once.
     pub fn scan_columns(&self, curves: bool) -> Result<DataFrame> {
-        let files = self.run_files()?;
-        if files.is_empty() {
+        let listing = self.listing()?;
+        if listing.is_empty() {
             return Err(Error::Corpus {
                 path: self.runs_dir(),
                 message: "no finished runs".into(),
             });
         }
+        // A compacted file holds many runs: one that cannot be read fails the read.
+        listing.compacted_ids()?;
+        let compacted: Vec<PathBuf> = listing.compacted.iter().map(|c| c.path.clone()).collect();
         if curves {
-            let frames = read_frames(&files, true)?;
+            let frames = read_frames(&listing.parts, &compacted, true)?;
             return self.unite(frames);
         }
-        // Without curves the scalar cache serves every part it still matches.
-        let stamps: HashMap<String, Stamp> = files
-            .iter()
-            .filter_map(|p| {
-                let id = p.file_stem()?.to_string_lossy().into_owned();
-                Some((id, cache::stamp(p)?))
-            })
-            .collect();
+        // Without curves the scalar cache serves every run it still matches.
+        let stamps = run_stamps(&listing);
         let cache_path = self.dir.join(cache::CACHE_FILE);
         let (cached, stale) = match cache::load(&cache_path, &stamps) {
             Some((df, stale)) => (Some(df), stale),
             None => (None, true),
         };
         let covered = cached.as_ref().map(cache::run_ids).unwrap_or_default();
-        let missing = cache::uncovered(&files, &covered);
-        let mut frames = read_frames(&missing, false)?;
+        let (missing, missing_compacted) = uncovered(&listing, &covered);
+        let mut frames = read_frames(&missing, &missing_compacted, false)?;
         frames.extend(cached);
         let all = self.unite(frames)?;
-        if stale || !missing.is_empty() {
+        if stale || !missing.is_empty() || !missing_compacted.is_empty() {
             // Best effort: a corpus that cannot be written to is still read, from its parts.
             let _ = cache::save(&cache_path, &all, &stamps);
         }
         Ok(all)
     }
 
-    /// One frame from per-file frames of possibly different schemas, sorted by run id.
-    fn unite(&self, frames: Vec<DataFrame>) -> Result<DataFrame> {
+    /// One frame from per-file frames of possibly different schemas, one row per run (a run read
+    /// twice, from a part and a compacted file, is kept once: both rows are the same run), sorted
+    /// by run id.
+    pub(crate) fn unite(&self, frames: Vec<DataFrame>) -> Result<DataFrame> {
         // Stack the frames of each schema eagerly (one schema per lrcast version and policy
         // family), then unite the few stacks lazily: a lazy union of thousands of frames
         // overflows polars' stack. Keyed by names and types in order (a schema compares as a
@@ -246,7 +268,11 @@ impl CorpusStore {
             .collect::<PolarsResult<Vec<_>>>();
         stacks
             .and_then(|stacks| concat_lf_diagonal(stacks, UnionArgs::default()))
-            .and_then(|lf| lf.sort(["run_id"], Default::default()).collect())
+            .and_then(|lf| {
+                lf.unique_stable_generic(Some(vec![col("run_id")]), UniqueKeepStrategy::First)
+                    .sort(["run_id"], Default::default())
+                    .collect()
+            })
             .map_err(|e| Error::Corpus {
                 path: self.runs_dir(),
                 message: e.to_string(),
@@ -281,21 +307,29 @@ impl CorpusStore {
     /// scalar cache serves the parts it still matches but is never saved, and no directory is
     /// created (a missing corpus is empty). For commands that only look (`lrcast status`).
     pub fn scan_parts_read_only(&self) -> Result<PartScan> {
-        let files = self.run_files()?;
-        if files.is_empty() {
+        let listing = self.listing()?;
+        if listing.is_empty() {
             return Ok(PartScan::default());
         }
-        let stamps: HashMap<String, Stamp> = files
-            .iter()
-            .filter_map(|p| {
-                let id = p.file_stem()?.to_string_lossy().into_owned();
-                Some((id, cache::stamp(p)?))
-            })
-            .collect();
+        let stamps = run_stamps(&listing);
         let cached = cache::load(&self.dir.join(cache::CACHE_FILE), &stamps).map(|(df, _)| df);
         let covered = cached.as_ref().map(cache::run_ids).unwrap_or_default();
-        let missing = cache::uncovered(&files, &covered);
-        let (mut frames, unreadable) = read_parts(&missing, false);
+        let (missing, missing_compacted) = uncovered(&listing, &covered);
+        let (mut frames, mut unreadable) = read_parts(&missing, false);
+        let (compacted_frames, compacted_unreadable) = read_parts(&missing_compacted, false);
+        frames.extend(compacted_frames);
+        unreadable.extend(compacted_unreadable);
+        // A compacted file whose ids cannot be read is not among the missing ones: name it too.
+        for file in &listing.compacted {
+            if let Err(message) = &file.ids
+                && !unreadable.iter().any(|u| u.path == file.path)
+            {
+                unreadable.push(UnreadablePart {
+                    path: file.path.clone(),
+                    message: message.clone(),
+                });
+            }
+        }
         frames.extend(cached);
         let frame = match frames.is_empty() {
             true => None,
@@ -305,10 +339,51 @@ impl CorpusStore {
     }
 }
 
-/// Every run file as a DataFrame (see [`read_parts`]); parts that cannot be read are skipped with
-/// one warning naming them, an error only when none can be read.
-fn read_frames(files: &[PathBuf], curves: bool) -> Result<Vec<DataFrame>> {
-    let (frames, unreadable) = read_parts(files, curves);
+/// The stamp of every run's file: its part's, or for a run only in a compacted file, that file's
+/// (a compacted file is never modified, so its stamp stands for each of its rows).
+pub(crate) fn run_stamps(listing: &Listing) -> HashMap<String, Stamp> {
+    let mut stamps: HashMap<String, Stamp> = listing
+        .parts
+        .iter()
+        .filter_map(|p| Some((part_id(p)?, cache::stamp(p)?)))
+        .collect();
+    for file in &listing.compacted {
+        let (Ok(ids), Some(stamp)) = (&file.ids, cache::stamp(&file.path)) else {
+            continue;
+        };
+        for id in ids.iter() {
+            stamps.entry(id.clone()).or_insert(stamp);
+        }
+    }
+    stamps
+}
+
+/// The parts, and the readable compacted files, holding a run that `covered` lacks.
+fn uncovered(listing: &Listing, covered: &HashSet<String>) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let parts = cache::uncovered(&listing.parts, covered);
+    let compacted = listing
+        .compacted
+        .iter()
+        .filter(|c| {
+            c.ids
+                .as_ref()
+                .is_ok_and(|ids| ids.iter().any(|id| !covered.contains(id)))
+        })
+        .map(|c| c.path.clone())
+        .collect();
+    (parts, compacted)
+}
+
+/// Every part and compacted file as a DataFrame (see [`read_parts`]); parts that cannot be read
+/// are skipped with one warning naming them, an error only when nothing can be read. A compacted
+/// file that cannot be read is an error (it holds many runs).
+fn read_frames(files: &[PathBuf], compacted: &[PathBuf], curves: bool) -> Result<Vec<DataFrame>> {
+    let (mut frames, unreadable) = read_parts(files, curves);
+    let (compacted_frames, compacted_unreadable) = read_parts(compacted, curves);
+    if let Some(bad) = compacted_unreadable.first() {
+        return Err(unreadable_compacted(&bad.path, &bad.message));
+    }
+    frames.extend(compacted_frames);
     // A truncated or corrupt part (a disk filled up, a copy cut short) costs its run, never the
     // corpus: it is skipped and named, and the rest is read.
     if !unreadable.is_empty() {
@@ -336,7 +411,7 @@ fn read_frames(files: &[PathBuf], curves: bool) -> Result<Vec<DataFrame>> {
 /// Every run file as a DataFrame, and the files that could not be read, read on one plain thread
 /// per core (the reads are independent; on a 10 000-file corpus they are what `fit` waits for).
 /// Not rayon: polars runs its own pool, and calling it from rayon's workers overflows their stacks.
-fn read_parts(files: &[PathBuf], curves: bool) -> (Vec<DataFrame>, Vec<UnreadablePart>) {
+pub(crate) fn read_parts(files: &[PathBuf], curves: bool) -> (Vec<DataFrame>, Vec<UnreadablePart>) {
     let read = |path: &PathBuf| -> std::result::Result<DataFrame, String> {
         let file = fs::File::open(path).map_err(|e| e.to_string())?;
         let corrupt = |e: PolarsError| e.to_string();

@@ -191,9 +191,6 @@ impl CorpusStore {
         &self,
         column: &str,
     ) -> Result<std::collections::HashMap<String, Option<f64>>> {
-        if self.run_files()?.is_empty() {
-            return Ok(Default::default());
-        }
         // Read-only: `status` and `plan` plan a search's rounds through here and write nothing.
         let Some(frame) = self.scan_parts_read_only()?.frame else {
             return Ok(Default::default());
