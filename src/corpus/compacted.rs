@@ -98,6 +98,26 @@ pub(crate) fn is_finished_name(name: &str) -> bool {
     name.ends_with(".parquet") && !name.starts_with('.') && !name.contains(TEMP_MARKER)
 }
 
+/// The finished files of `dir` (see [`is_finished_name`]) whose names pass `keep`, sorted by name;
+/// none when the directory is absent.
+pub(crate) fn finished_files(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if is_finished_name(&name) && keep(&name) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 impl CorpusStore {
     /// `…/compacted`, where compacted files live.
     pub fn compacted_dir(&self) -> PathBuf {
@@ -106,22 +126,9 @@ impl CorpusStore {
 
     /// Compacted files, sorted by name (none when the directory is absent).
     pub fn compacted_files(&self) -> Result<Vec<PathBuf>> {
-        let dir = self.compacted_dir();
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io(&dir, e)),
-        };
-        let mut files = Vec::new();
-        for entry in entries {
-            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            if is_finished_name(&name) && name.starts_with(COMPACTED_PREFIX) {
-                files.push(path);
-            }
-        }
-        files.sort();
-        Ok(files)
+        finished_files(&self.compacted_dir(), |name| {
+            name.starts_with(COMPACTED_PREFIX)
+        })
     }
 
     /// Parts and compacted files with their run ids (an unreadable compacted file is listed with
@@ -129,12 +136,9 @@ impl CorpusStore {
     pub fn listing(&self) -> Result<Listing> {
         let parts = self.run_files()?;
         let compacted = self
-            .compacted_files()?
+            .compacted_with_ids()?
             .into_iter()
-            .map(|path| {
-                let ids = self.compacted_ids_of(&path);
-                CompactedFile { path, ids }
-            })
+            .map(|(path, ids)| CompactedFile { path, ids })
             .collect();
         Ok(Listing { parts, compacted })
     }
@@ -148,8 +152,8 @@ impl CorpusStore {
     /// file that cannot be read.
     pub fn compacted_run_ids(&self) -> Result<HashSet<String>> {
         let mut ids = HashSet::new();
-        for path in self.compacted_files()? {
-            match self.compacted_ids_of(&path) {
+        for (path, held) in self.compacted_with_ids()? {
+            match held {
                 Ok(held) => ids.extend(held.iter().cloned()),
                 Err(why) => return Err(unreadable_compacted(&path, &why)),
             }
@@ -166,14 +170,42 @@ impl CorpusStore {
         }
         // Only the compacted directory is listed: the runner asks before every claim, and
         // `runs/` may hold thousands of parts.
-        for path in self.compacted_files()? {
-            match self.compacted_ids_of(&path) {
+        for (path, ids) in self.compacted_with_ids()? {
+            match ids {
                 Ok(ids) if ids.contains(run_id) => return Ok(true),
                 Ok(_) => {}
                 Err(why) => return Err(unreadable_compacted(&path, &why)),
             }
         }
         Ok(false)
+    }
+
+    /// Every compacted file with its run ids, or why they cannot be read. A file that vanishes
+    /// between listing and reading was merged into a newer one by a concurrent `compact` (which
+    /// renames the new file into place before it deletes the old), so the directory is listed
+    /// again rather than the file reported as damaged — or its runs taken for unfinished.
+    #[allow(clippy::type_complexity)]
+    fn compacted_with_ids(
+        &self,
+    ) -> Result<Vec<(PathBuf, std::result::Result<Arc<HashSet<String>>, String>)>> {
+        const RELISTS: usize = 10;
+        for attempt in 0.. {
+            let read: Vec<_> = self
+                .compacted_files()?
+                .into_iter()
+                .map(|path| {
+                    let ids = self.compacted_ids_of(&path);
+                    (path, ids)
+                })
+                .collect();
+            let vanished = |(path, ids): &(PathBuf, std::result::Result<_, String>)| {
+                ids.is_err() && !path.exists()
+            };
+            if attempt == RELISTS || !read.iter().any(vanished) {
+                return Ok(read.into_iter().filter(|e| !vanished(e)).collect());
+            }
+        }
+        unreachable!("the loop returns by its last attempt")
     }
 
     /// The run ids of the compacted file at `path` (cached while its stamp holds).

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::cache::{self, Stamp};
-use super::compacted::{IdCache, Listing, is_finished_name, part_id, unreadable_compacted};
+use super::compacted::{IdCache, Listing, finished_files, part_id, unreadable_compacted};
 use super::record::RunRecord;
 use crate::error::{Error, Result};
 
@@ -99,22 +99,7 @@ impl CorpusStore {
 
     /// Per-run part files, sorted by name (compacted files are [`Self::compacted_files`]).
     pub fn run_files(&self) -> Result<Vec<PathBuf>> {
-        let dir = self.runs_dir();
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io(&dir, e)),
-        };
-        let mut files = Vec::new();
-        for entry in entries {
-            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            if is_finished_name(&name) {
-                files.push(path);
-            }
-        }
-        files.sort();
-        Ok(files)
+        finished_files(&self.runs_dir(), |_| true)
     }
 
     /// Remove temporary files abandoned by a killed writer: those older than [`STALE_TEMP_AGE`],

@@ -66,6 +66,27 @@ pub struct VerifyReport {
     pub problems: usize,
 }
 
+/// Read `paths` as `fit` reads them: the unreadable ones go into `report`, the others come back
+/// with their frames.
+fn read_readable<'p>(
+    paths: &'p [PathBuf],
+    report: &mut VerifyReport,
+) -> Vec<(&'p PathBuf, DataFrame)> {
+    let (frames, unreadable) = read_parts(paths, false);
+    let bad: HashSet<PathBuf> = unreadable.iter().map(|u| u.path.clone()).collect();
+    report
+        .unreadable
+        .extend(unreadable.into_iter().map(|u| Finding {
+            path: u.path,
+            reason: u.message,
+        }));
+    paths
+        .iter()
+        .filter(|p| !bad.contains(*p))
+        .zip(frames)
+        .collect()
+}
+
 /// Verify the corpus of `plan` in `store`, reading only.
 pub fn verify(plan: &Plan, store: &CorpusStore) -> Result<VerifyReport> {
     let planned: HashSet<&str> = plan.runs.iter().map(|r| r.run_id.as_str()).collect();
@@ -91,17 +112,8 @@ pub fn verify(plan: &Plan, store: &CorpusStore) -> Result<VerifyReport> {
     };
 
     // Parts: each read as fit reads it, then checked to be the run its name says.
-    let (frames, unreadable) = read_parts(&listing.parts, false);
-    let bad: HashSet<PathBuf> = unreadable.iter().map(|u| u.path.clone()).collect();
-    report
-        .unreadable
-        .extend(unreadable.into_iter().map(|u| Finding {
-            path: u.path,
-            reason: u.message,
-        }));
     let mut part_ids: BTreeSet<String> = BTreeSet::new();
-    let readable = listing.parts.iter().filter(|p| !bad.contains(*p));
-    for (path, df) in readable.zip(frames) {
+    for (path, df) in read_readable(&listing.parts, &mut report) {
         match check_part_frame(path, &df).and_then(|()| required_columns(&df)) {
             Ok(()) => {
                 let id = part_id(path).unwrap_or_default();
@@ -123,19 +135,10 @@ pub fn verify(plan: &Plan, store: &CorpusStore) -> Result<VerifyReport> {
 
     // Compacted files: each read whole (scalars), with unique run ids.
     let compacted: Vec<PathBuf> = listing.compacted.iter().map(|c| c.path.clone()).collect();
-    let (frames, unreadable) = read_parts(&compacted, false);
-    let bad: HashSet<PathBuf> = unreadable.iter().map(|u| u.path.clone()).collect();
-    report
-        .unreadable
-        .extend(unreadable.into_iter().map(|u| Finding {
-            path: u.path,
-            reason: u.message,
-        }));
     let mut runs = part_ids.clone();
     let (mut in_both, mut in_two_compacted) = (0, 0);
     let mut seen_compacted: HashSet<String> = HashSet::new();
-    let readable = compacted.iter().filter(|p| !bad.contains(*p));
-    for (path, df) in readable.zip(frames) {
+    for (path, df) in read_readable(&compacted, &mut report) {
         let ids = match required_columns(&df).and_then(|()| compacted_ids(&df)) {
             Ok(ids) => ids,
             Err(reason) => {
