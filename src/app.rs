@@ -14,6 +14,7 @@ use crate::corpus::{CorpusStore, check_writable_dir, ensure_writable_dir};
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
 use crate::jobs::Jobs;
+use crate::provenance;
 use crate::recipe::search::Strategy;
 use crate::recipe::shard::Shard;
 use crate::recipe::{self, Plan};
@@ -120,7 +121,7 @@ fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
 
 fn generate_command(args: GenerateArgs, quiet: bool) -> Result<()> {
     let root = &args.output.root;
-    let mut plan = load_plan_at(Some(&args.recipe), root)?;
+    let mut plan = load_plan_at(args.recipe.as_deref(), root)?;
     let shard = match &args.shard {
         Some(text) => Some(Shard::parse(text)?),
         None => Shard::from_slurm(|k| std::env::var(k).ok())?,
@@ -222,7 +223,7 @@ fn generate_rounds(
 
 /// `lrcast slurm`: check every value, then write the batch scripts and say how to submit them.
 fn slurm_command(args: SlurmArgs) -> Result<()> {
-    let plan = load_plan(Some(&args.recipe))?;
+    let plan = load_plan(Some(args.recipe.as_path()))?;
     let binary = std::env::current_exe()
         .map_err(|e| Error::Runtime(format!("cannot find the lrcast binary's path: {e}")))?;
     let request = crate::slurm::Request {
@@ -279,7 +280,7 @@ fn print_summary(json: bool, value: &impl serde::Serialize, text: String) {
 
 /// `lrcast plan`: the expanded plan and an estimated time; trains and writes nothing.
 fn plan_command(args: PlanArgs) -> Result<()> {
-    let plan = load_plan_at(Some(&args.recipe), &args.output.root)?;
+    let plan = load_plan_at(args.recipe.as_deref(), &args.output.root)?;
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let device = parse_device(&args.device)?;
     // --jobs only splits stacks between workers; the plan's stacks are those of one worker.
@@ -308,7 +309,7 @@ fn plan_command(args: PlanArgs) -> Result<()> {
 /// `lrcast status`: how far the corpus has come; trains and writes nothing.
 fn status_command(args: StatusArgs) -> Result<()> {
     check_readable_root(&args.output.root)?;
-    let plan = load_plan_at(Some(&args.recipe), &args.output.root)?;
+    let plan = load_plan_at(args.recipe.as_deref(), &args.output.root)?;
     let store = CorpusStore::new(&args.output.root, &plan.name);
     let summary = crate::status::summarize(&plan, &store)?;
     print_summary(args.json, &summary, summary.to_text());
@@ -318,7 +319,7 @@ fn status_command(args: StatusArgs) -> Result<()> {
 /// `lrcast corpus verify`: what is wrong with the corpus; writes nothing, exit 1 on problems.
 fn verify_command(args: CorpusVerifyArgs) -> Result<()> {
     check_readable_root(&args.output.root)?;
-    let plan = load_plan_at(Some(&args.recipe), &args.output.root)?;
+    let plan = load_plan_at(args.recipe.as_deref(), &args.output.root)?;
     let store = CorpusStore::new(&args.output.root, &plan.name);
     let report = crate::corpus::verify::verify(&plan, &store)?;
     print_summary(args.json, &report, report.to_text());
@@ -334,7 +335,7 @@ fn verify_command(args: CorpusVerifyArgs) -> Result<()> {
 /// `lrcast corpus compact`: the readable parts into one compacted file.
 fn compact_command(args: StageArgs, quiet: bool) -> Result<()> {
     check_readable_root(&args.output.root)?;
-    let plan = load_plan(Some(&args.recipe))?;
+    let plan = load_plan(args.recipe.as_deref())?;
     let store = CorpusStore::new(&args.output.root, &plan.name);
     let start = Instant::now();
     let summary = crate::corpus::compact::compact(&store)?;
@@ -379,18 +380,18 @@ fn compact_command(args: StageArgs, quiet: bool) -> Result<()> {
 }
 
 fn fit_command(args: StageArgs, quiet: bool) -> Result<()> {
-    let plan = load_plan_at(Some(&args.recipe), &args.output.root)?;
+    let plan = load_plan_at(args.recipe.as_deref(), &args.output.root)?;
     fit(&plan, &args.output.root, quiet)
 }
 
 fn report_command(args: StageArgs, quiet: bool) -> Result<()> {
-    let plan = load_plan_at(Some(&args.recipe), &args.output.root)?;
+    let plan = load_plan_at(args.recipe.as_deref(), &args.output.root)?;
     write_report(&plan, &args.output.root, quiet)
 }
 
 /// `lrcast import`: the recipe's sweep table into its corpus.
 fn import_command(args: StageArgs, quiet: bool) -> Result<()> {
-    let plan = load_plan(Some(&args.recipe))?;
+    let plan = load_plan(args.recipe.as_deref())?;
     let Some(settings) = &plan.import else {
         return Err(Error::recipe_value(
             &plan.source,
@@ -543,9 +544,14 @@ fn fit(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
         );
     }
     let (fit_report, saved) = predict::fit_and_score(&plan.name, &table, &plan.fit)?;
+    let changed = provenance::changed_since(&dir, &plan.recipe_text, &under_root(&dir, root));
     ensure_writable_dir(&dir)?;
     predict::save(&dir, &fit_report, &saved)?;
-    crate::corpus::write_bytes_atomically(&dir.join("recipe.toml"), plan.recipe_text.as_bytes())?;
+    let copy = dir.join(provenance::RECIPE_COPY);
+    crate::corpus::write_bytes_atomically(&copy, plan.recipe_text.as_bytes())?;
+    if let Some(note) = changed {
+        eprintln!("{note}");
+    }
     status(
         quiet,
         format!(
@@ -693,7 +699,7 @@ fn recommend_command(args: RecommendArgs) -> Result<()> {
 
 /// `lrcast export features`: the design matrix, target and folds as CSV.
 fn export_features(args: ExportFeaturesArgs, quiet: bool) -> Result<()> {
-    let plan = load_plan_at(Some(&args.recipe), &args.output.root)?;
+    let plan = load_plan_at(args.recipe.as_deref(), &args.output.root)?;
     let root = &args.output.root;
     let out = args
         .out
@@ -727,11 +733,26 @@ fn write_report(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
         });
     }
     let fit_report = predict::load_report(&models)?;
+    if let Some(fitted) = provenance::hash_in(&models)
+        && fitted != provenance::recipe_hash(&plan.recipe_text)
+    {
+        eprintln!(
+            "note: {} was fitted on another version of the recipe (sha256 {fitted}, now {});              run `lrcast fit` again for models of this one",
+            under_root(&models, root),
+            provenance::recipe_hash(&plan.recipe_text)
+        );
+    }
     let table = plan_table(plan, root, true)?;
     check_writable_dir(&dir)?;
     let report = report::build(&plan.name, &plan.description, &table, &fit_report)?;
+    let changed = provenance::changed_since(&dir, &plan.recipe_text, &under_root(&dir, root));
     ensure_writable_dir(&dir)?;
     let written = report::write_all(&dir, &report)?;
+    let copy = dir.join(provenance::RECIPE_COPY);
+    crate::corpus::write_bytes_atomically(&copy, plan.recipe_text.as_bytes())?;
+    if let Some(note) = changed {
+        eprintln!("{note}");
+    }
     for e in &report.extrapolation {
         println!("{}", e.sentence);
     }
@@ -751,6 +772,11 @@ fn write_report(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
         ),
     );
     Ok(())
+}
+
+/// An output folder as the user knows it: relative to --root when it lies under it.
+fn under_root(dir: &Path, root: &Path) -> String {
+    dir.strip_prefix(root).unwrap_or(dir).display().to_string()
 }
 
 /// Parse `--arch`.
@@ -827,7 +853,8 @@ fn lr_find(args: LrFindArgs, quiet: bool) -> Result<()> {
     };
     config.validated()?;
     check_batch_fits(args.batch_size, &task)?;
-    ensure_writable_dir(&args.out)?;
+    let out = (args.out.clone()).unwrap_or_else(|| args.output.root.join("reports/lr-find"));
+    ensure_writable_dir(&out)?;
     status(
         quiet,
         format!(
@@ -844,7 +871,7 @@ fn lr_find(args: LrFindArgs, quiet: bool) -> Result<()> {
     let data = task.load(None)?;
     let result = lrfind::run_repeated(device, &arch, &data, &config, args.repeats)?;
     let write = |name: &str, text: String| -> Result<PathBuf> {
-        let path = args.out.join(name);
+        let path = out.join(name);
         crate::corpus::write_bytes_atomically(&path, text.as_bytes())?;
         Ok(path)
     };
@@ -966,6 +993,13 @@ fn bench(args: BenchArgs) -> Result<()> {
         }
     }
     let data = task.load(None)?;
+    let show = |timing: &crate::train::bench::StepTiming| match args.json {
+        true => println!("{}", serde_json::to_string(timing).expect("plain data")),
+        false => println!("{}", crate::train::bench::table_row(timing)),
+    };
+    if !args.json {
+        println!("{}", crate::train::bench::TABLE_HEADER);
+    }
     for arch in &archs {
         let sizes = crate::train::bench::Sizes {
             batch_size: args.batch_size,
@@ -974,12 +1008,17 @@ fn bench(args: BenchArgs) -> Result<()> {
             repeats: args.repeats,
             readback_every: crate::train::run::readback_every(device),
         };
-        let timing = crate::train::bench::time_steps(device, arch, &data, sizes, None)?;
-        println!("{}", serde_json::to_string(&timing).expect("plain data"));
+        show(&crate::train::bench::time_steps(
+            device, arch, &data, sizes, None,
+        )?);
         for &members in &args.stack {
-            let timing =
-                crate::train::bench::time_steps(device, arch, &data, sizes, Some(members))?;
-            println!("{}", serde_json::to_string(&timing).expect("plain data"));
+            show(&crate::train::bench::time_steps(
+                device,
+                arch,
+                &data,
+                sizes,
+                Some(members),
+            )?);
         }
     }
     Ok(())
@@ -1050,7 +1089,8 @@ fn schedule(args: ScheduleArgs) -> Result<()> {
                 "name": policy.name(),
                 "steps": steps,
                 "steps_per_epoch": args.steps_per_epoch,
-                "hyperparameters": policy.hyperparameters(),
+                "parameters": json_object(policy.parameters()),
+                "features": json_object(policy.hyperparameters()),
                 "lr": lrs,
                 "momentum": momentum,
             });
@@ -1068,6 +1108,15 @@ fn schedule(args: ScheduleArgs) -> Result<()> {
         crate::corpus::write_bytes_atomically(path, svg.as_bytes())?;
     }
     Ok(())
+}
+
+/// `(key, value)` pairs as one JSON object.
+fn json_object<T: serde::Serialize>(pairs: Vec<(String, T)>) -> serde_json::Value {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::json!(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 fn write_schedule_csv(

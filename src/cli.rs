@@ -130,8 +130,8 @@ pub enum ExportCommand {
 /// `lrcast export features`.
 #[derive(Debug, Args)]
 pub struct ExportFeaturesArgs {
-    /// Recipe file (TOML).
-    pub recipe: PathBuf,
+    /// Recipe file (TOML). Without it, the embedded default experiment (experiments/default.toml).
+    pub recipe: Option<PathBuf>,
     /// Where to write the CSV [default: models/NAME/features.csv under --root].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -159,8 +159,8 @@ pub enum CorpusCommand {
 /// `lrcast corpus verify`.
 #[derive(Debug, Args)]
 pub struct CorpusVerifyArgs {
-    /// Recipe file (TOML).
-    pub recipe: PathBuf,
+    /// Recipe file (TOML). Without it, the embedded default experiment (experiments/default.toml).
+    pub recipe: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -216,9 +216,12 @@ pub struct LrFindArgs {
     /// Compute device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Directory for lr_find.csv, lr_find.svg and lr_find.json.
-    #[arg(long, value_name = "DIR", default_value = "reports/lr-find")]
-    pub out: PathBuf,
+    /// Directory for lr_find.csv, lr_find.svg and lr_find.json [default: reports/lr-find under
+    /// --root]. `--out reports/NAME/lr_find` puts the curve into experiment NAME's report.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Output format of `lrcast schedule`.
@@ -303,8 +306,8 @@ pub struct PipelineArgs {
 /// `lrcast generate`.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Recipe file (TOML).
-    pub recipe: PathBuf,
+    /// Recipe file (TOML). Without it, the embedded default experiment (experiments/default.toml).
+    pub recipe: Option<PathBuf>,
     /// Train only shard I of N (0-based: the I-th of N contiguous, equal slices of the plan), for
     /// running one recipe on many machines over a shared corpus; the shards together are the plan.
     /// Without it, a Slurm job array task takes its shard from SLURM_ARRAY_TASK_ID (minus
@@ -353,8 +356,8 @@ pub struct SlurmArgs {
 /// `lrcast plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Recipe file (TOML).
-    pub recipe: PathBuf,
+    /// Recipe file (TOML). Without it, the embedded default experiment (experiments/default.toml).
+    pub recipe: Option<PathBuf>,
     /// Show only shard I of N, as `generate --shard I/N` would train it (0-based).
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
@@ -377,8 +380,8 @@ pub struct PlanArgs {
 /// `lrcast status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Recipe file (TOML).
-    pub recipe: PathBuf,
+    /// Recipe file (TOML). Without it, the embedded default experiment (experiments/default.toml).
+    pub recipe: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -389,8 +392,8 @@ pub struct StatusArgs {
 /// `lrcast fit` / `lrcast report` / `lrcast import`.
 #[derive(Debug, Args)]
 pub struct StageArgs {
-    /// Recipe file (TOML).
-    pub recipe: PathBuf,
+    /// Recipe file (TOML). Without it, the embedded default experiment (experiments/default.toml).
+    pub recipe: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -421,4 +424,7 @@ pub struct BenchArgs {
     /// model-steps per second.
     #[arg(long, value_name = "K,…", value_delimiter = ',')]
     pub stack: Vec<usize>,
+    /// Print one JSON object per timing (one per line) instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }

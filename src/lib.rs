@@ -22,6 +22,7 @@ pub mod model;
 pub mod planning;
 pub mod predict;
 pub mod progress;
+pub mod provenance;
 pub mod recipe;
 pub mod report;
 pub mod runner;

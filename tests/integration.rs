@@ -1,6 +1,7 @@
 //! Integration tests: the `lrcast` binary end to end on tiny real recipes, and every bad-input path.
 
 mod bad_input;
+mod bench;
 mod claims;
 mod common;
 mod compact;

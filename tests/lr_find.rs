@@ -60,6 +60,36 @@ fn range_test_writes_csv_svg_json_and_reports_the_spread() {
 }
 
 #[test]
+fn default_output_goes_under_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lrcast(
+        dir.path(),
+        &[
+            "lr-find",
+            "--task",
+            "mnist1d:num_samples=500",
+            "--arch",
+            "mlp:hidden=8",
+            "--batch-size",
+            "32",
+            "--num-steps",
+            "30",
+            "--root",
+            "elsewhere",
+            "-q",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let files = files_under(dir.path());
+    assert!(
+        files
+            .iter()
+            .any(|f| f.ends_with("elsewhere/reports/lr-find/lr_find.json")),
+        "{files:?}"
+    );
+}
+
+#[test]
 fn bad_range_test_arguments_exit_2_and_write_nothing() {
     for args in [
         &["--start-lr", "0"][..],

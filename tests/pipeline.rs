@@ -333,6 +333,22 @@ fn tiny_pipeline_end_to_end_then_resume_trains_nothing() {
     };
     let out = only(r#"["ols"]"#);
     assert!(out.status.success(), "{}", stderr(&out));
+    // An edited recipe replacing earlier outputs is said, with both hashes.
+    assert!(
+        stderr(&out).contains("the recipe changed since models/tiny was written"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(dir.path().join("models/tiny/recipe.toml").exists());
+    // A report from the original recipe over models of the edited one says so.
+    let out = lrcast(dir.path(), &["report", recipe.to_str().unwrap(), "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("was fitted on another version of the recipe"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(dir.path().join("reports/tiny/recipe.toml").exists());
     let fit: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("models/tiny/fit.json")).unwrap(),
     )

@@ -231,3 +231,18 @@ fn both_commands_are_in_the_help() {
         assert!(stdout(&out).contains(flag), "{flag}");
     }
 }
+
+#[test]
+fn every_corpus_command_defaults_to_the_embedded_experiment() {
+    let dir = tempfile::tempdir().unwrap();
+    // status needs no recipe, as pipeline: it plans the embedded default (416 runs, none done).
+    let status = json(dir.path(), &["status", "--json"]);
+    assert_eq!(status["experiment"], "default", "{status}");
+    assert_eq!(status["planned"], 416, "{status}");
+    // fit without a recipe looks for the default corpus and says how to make it.
+    let out = lrcast(dir.path(), &["fit"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("default") && err.contains("generate"), "{err}");
+    assert_eq!(entries_under(dir.path()), Vec::<String>::new());
+}

@@ -59,8 +59,31 @@ fn json_and_epoch_units_and_plot() {
         [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
     );
     assert!(json["momentum"].is_null());
+    // Parameters keep their types: the step size is an integer count of steps.
+    assert_eq!(json["parameters"]["step_size"], serde_json::json!(6));
+    assert_eq!(json["parameters"]["gamma"], serde_json::json!(0.5));
     let svg = std::fs::read_to_string(dir.path().join("plots/step.svg")).unwrap();
     assert!(svg.contains("<svg"));
+}
+
+#[test]
+fn json_prints_words_and_flags_as_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "onecycle:max_lr=0.1,anneal_strategy=linear,three_phase=true";
+    let out = lrcast(
+        dir.path(),
+        &[
+            "schedule", "--policy", spec, "--steps", "20", "--format", "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let p = &json["parameters"];
+    assert_eq!(p["anneal_strategy"], serde_json::json!("linear"));
+    assert_eq!(p["three_phase"], serde_json::json!(true));
+    assert_eq!(p["total_steps"], serde_json::json!(20));
+    // The predictor's numeric view is still there, under `features`.
+    assert_eq!(json["features"]["three_phase"], serde_json::json!(1.0));
 }
 
 #[test]

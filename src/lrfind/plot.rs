@@ -1,5 +1,6 @@
 //! SVG figure of a repeated LR range test: smoothed loss against LR, one line per repeat, and a
-//! marker at each repeat's suggestion.
+//! marker at each repeat's suggestion of every rule (valley, steep, minimum, slide), as fastai's
+//! plot marks each suggestion it was asked for.
 
 use plotters::prelude::*;
 
@@ -45,14 +46,33 @@ fn loss_at(curve: &RangeTestCurve, lr: f64) -> Option<f64> {
     ys.last().copied()
 }
 
-/// Smoothed loss vs LR (log x axis), one line per repeat, markers at each repeat's `which` suggestion.
+/// Marker colour of a suggestion rule (the lines take the palette's colours per repeat); like
+/// fastai, every rule is a dot of its own colour.
+fn rule_color(rule: Suggestion) -> RGBColor {
+    match rule {
+        Suggestion::Valley => RGBColor(200, 0, 0),
+        Suggestion::Steep => RGBColor(0, 140, 0),
+        Suggestion::Minimum => RGBColor(0, 0, 200),
+        Suggestion::Slide => RGBColor(150, 0, 150),
+    }
+}
+
+/// Smoothed loss vs LR (log x axis), one line per repeat, and markers at each repeat's suggestion
+/// of every rule; `which` (the rule the command reports) gets the caption and larger markers.
 pub fn plot_svg(r: &RepeatedRangeTest, which: Suggestion) -> Result<String> {
-    let suggestions: Vec<Option<f64>> = r.curves.iter().map(|c| suggest(c, which)).collect();
+    let suggestions: Vec<(Suggestion, Vec<Option<f64>>)> = Suggestion::ALL
+        .iter()
+        .map(|&rule| (rule, r.curves.iter().map(|c| suggest(c, rule)).collect()))
+        .collect();
     let all_lrs = r
         .curves
         .iter()
         .flat_map(|c| c.lrs.iter().copied())
-        .chain(suggestions.iter().flatten().copied())
+        .chain(
+            suggestions
+                .iter()
+                .flat_map(|(_, v)| v.iter().flatten().copied()),
+        )
         .chain([r.config.start_lr, r.config.end_lr]);
     let (x_lo, x_hi) = all_lrs
         .filter(|v| *v > 0.0 && v.is_finite())
@@ -118,7 +138,7 @@ pub fn plot_svg(r: &RepeatedRangeTest, which: Suggestion) -> Result<String> {
             .x_label_formatter(&|v| format!("{v:.0e}"))
             .draw()
             .map_err(plot_error)?;
-        for (i, (curve, suggestion)) in r.curves.iter().zip(&suggestions).enumerate() {
+        for (i, curve) in r.curves.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             // The line ends where it first leaves the top of the chart, drawn as leaving it.
             let inside = curve.smoothed.iter().take_while(|&&y| y <= y_hi).count();
@@ -133,15 +153,34 @@ pub fn plot_svg(r: &RepeatedRangeTest, which: Suggestion) -> Result<String> {
                 .map_err(plot_error)?
                 .label(format!("seed {}", curve.seed))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
-            if let Some((lr, y)) = suggestion.and_then(|lr| Some((lr, loss_at(curve, lr)?))) {
-                let at = (lr, clip(y));
-                chart
-                    .draw_series([
-                        Circle::new(at, 6, color.filled()),
-                        Circle::new(at, 6, BLACK.stroke_width(1)),
-                    ])
-                    .map_err(plot_error)?;
-            }
+        }
+        for (rule, values) in &suggestions {
+            let (rule, chosen) = (*rule, *rule == which);
+            let markers: Vec<_> = r
+                .curves
+                .iter()
+                .zip(values)
+                .filter_map(|(curve, lr)| {
+                    let lr = (*lr)?;
+                    let at = (lr, clip(loss_at(curve, lr)?));
+                    let size = if chosen { 7 } else { 5 };
+                    Some(
+                        EmptyElement::at(at)
+                            + Circle::new((0, 0), size, rule_color(rule).filled())
+                            + Circle::new((0, 0), size, BLACK.stroke_width(1)),
+                    )
+                })
+                .collect();
+            let mean = r.spread(rule).geometric_mean;
+            let label = match mean {
+                Some(gm) => format!("{rule}: {gm:.2e}"),
+                None => format!("{rule}: none"),
+            };
+            chart
+                .draw_series(markers)
+                .map_err(plot_error)?
+                .label(label)
+                .legend(move |(x, y)| Circle::new((x + 8, y), 5, rule_color(rule).filled()));
         }
         chart
             .configure_series_labels()

@@ -194,6 +194,13 @@ fn csv_has_a_header_and_one_row_per_point_and_json_and_svg_render() {
         let svg = plot_svg(&r, which).unwrap();
         assert!(svg.contains("<svg") && svg.contains("</svg>"), "{which}");
         assert!(svg.contains("seed 0") && svg.contains("seed 1"));
+        // Every rule is marked and named in the legend, whichever one the command reports.
+        for rule in Suggestion::ALL {
+            assert!(
+                svg.contains(&format!("{rule}: ")),
+                "{which}: no {rule} in the legend"
+            );
+        }
     }
 }
 

@@ -789,4 +789,32 @@ mod run_id_stability {
             );
         }
     }
+
+    /// A `>>` sequence whose phase horizon was left at its default trains differently since phase
+    /// horizons default to the phase length, so its id changed; one with explicit horizons, and
+    /// every other policy, kept its id.
+    #[test]
+    fn sequences_relying_on_the_old_horizon_default_get_new_ids() {
+        let recipe = |policy: &str| {
+            format!(
+                "name = \"seq\"\n[grid]\ntask = [\"mnist1d:num_samples=1000\"]\narch = [\"mlp\"]\n\
+                 policy = [\"{policy}\"]\nbase_lr = [0.1]\n[train]\nepochs = 4\n[fit]\nholdout = []\n"
+            )
+        };
+        let run = |policy: &str| {
+            parse(&recipe(policy), Path::new("seq.toml"), "seq")
+                .unwrap()
+                .runs[0]
+                .clone()
+        };
+        let defaulted = run("linear:start_factor=0.1 @ 1ep >> cosine");
+        assert!(defaulted.canonical().ends_with(";phase_horizons=phase"));
+        let explicit = run("linear:start_factor=0.1,total_iters=25 @ 25 >> cosine:t_max=100");
+        assert!(
+            !explicit.canonical().contains("phase_horizons"),
+            "{}",
+            explicit.canonical()
+        );
+        assert!(!run("cosine").canonical().contains("phase_horizons"));
+    }
 }

@@ -193,6 +193,10 @@ impl RunSpec {
         if s.trace_every != 0 {
             extra("trace_every", s.trace_every.to_string());
         }
+        if self.lr_policy.phase_horizon_changed() {
+            // A `>>` phase's default horizon is now its own length, not the run's (lrcast 0.8).
+            extra("phase_horizons", "phase".into());
+        }
         text
     }
 

@@ -45,7 +45,9 @@
 //! # Run context and defaults
 //!
 //! Horizon parameters default to the run length [`ScheduleContext::total_steps`]: `cosine` t_max,
-//! `onecycle` total_steps, `poly` and `linear` total_iters, LRBench `lrb_poly` / `cos` l.
+//! `onecycle` total_steps, `poly` and `linear` total_iters, LRBench `lrb_poly` / `cos` l. Inside
+//! `A @ N >> B` each phase's horizon defaults to the steps that phase runs (A: N, B: the run
+//! length minus N), so warm-up-then-cosine reaches its minimum at the end of the run.
 //! `onecycle` with total_steps shorter than the run is an error (PyTorch raises when stepped past it).
 //!
 //! # Policies
@@ -77,6 +79,6 @@ pub use params::{
     Bound, Family, ParamDefault, ParamInfo, ParamKind, PolicyInfo, Range, find_policy, policy_table,
 };
 pub use plateau::{PlateauMode, PlateauParams, PlateauState, ThresholdMode};
-pub use policy::{LrPolicy, ScheduleContext};
+pub use policy::{LrPolicy, ParamValue, ScheduleContext};
 pub use spec::{GRAMMAR_HELP, PolicySpec};
 pub use suggest::suggest;

@@ -49,6 +49,17 @@ pub(crate) trait Schedule: fmt::Debug + Send + Sync {
     }
 }
 
+/// One resolved policy parameter with its own type, for output that people and JSON tools read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    Float(f64),
+    Int(u64),
+    List(Vec<u64>),
+    Word(String),
+    Bool(bool),
+}
+
 /// A validated policy resolved against one run: `lr(t)` and `momentum(t)` are pure functions of
 /// the global optimizer step, so resuming at step k gives exactly the values of an uninterrupted
 /// run. Cheap to clone (the schedule is shared).
@@ -62,10 +73,14 @@ pub struct LrPolicy {
     plateau: Option<PlateauParams>,
     name: String,
     hyperparameters: Vec<(String, f64)>,
+    parameters: Vec<(String, ParamValue)>,
     total_steps: u64,
     /// Computed on first use: scanning the run costs O(total_steps), which plan validation of a
     /// large grid should not pay.
     peak_lr: Arc<OnceLock<f64>>,
+    /// True when a phase of a `>>` sequence took its horizon from the phase length where lrcast
+    /// ≤ 0.7 took the run length (see [`Self::phase_horizon_changed`]).
+    phase_horizon_changed: bool,
 }
 
 impl fmt::Debug for LrPolicy {
@@ -84,6 +99,10 @@ struct Built {
     plateau: Option<PlateauParams>,
     name: String,
     hyperparameters: Vec<(String, f64)>,
+    parameters: Vec<(String, ParamValue)>,
+    /// Some phase below this node resolves differently with phase-length horizons than with the
+    /// run length.
+    phase_horizon_changed: bool,
 }
 
 impl LrPolicy {
@@ -96,9 +115,19 @@ impl LrPolicy {
             plateau: built.plateau,
             name: built.name,
             hyperparameters: built.hyperparameters,
+            parameters: built.parameters,
             total_steps: ctx.total_steps,
             peak_lr: Arc::new(OnceLock::new()),
+            phase_horizon_changed: built.phase_horizon_changed,
         })
+    }
+
+    /// True when a phase of an `A @ N >> B` sequence leaves a horizon (`t_max`, `total_steps`,
+    /// `total_iters`, LRBench `l`) at its default and so resolves to its own phase length, where
+    /// lrcast up to 0.7 used the whole run length. Such a run trains differently from the run of
+    /// the same spec in an older corpus, so its id changes (see `RunSpec::canonical`).
+    pub fn phase_horizon_changed(&self) -> bool {
+        self.phase_horizon_changed
     }
 
     /// LR for optimizer step `step` (0 = the LR of the first optimizer step).
@@ -147,6 +176,13 @@ impl LrPolicy {
         self.hyperparameters.clone()
     }
 
+    /// Every resolved parameter with its own type (defaults included), named like
+    /// [`Self::hyperparameters`] but unflattened: lists stay lists, enum words strings, flags
+    /// booleans.
+    pub fn parameters(&self) -> Vec<(String, ParamValue)> {
+        self.parameters.clone()
+    }
+
     /// lr(0).
     pub fn initial_lr(&self) -> f64 {
         self.schedule.lr(0)
@@ -180,6 +216,7 @@ fn build_node(spec: &PolicySpec, ctx: &ScheduleContext) -> Result<Built, PolicyE
         Node::Leaf(leaf) => {
             let args = resolve(leaf, ctx)?;
             let hyperparameters = args.hyperparameters();
+            let parameters = args.typed();
             let name = leaf.info.name.to_string();
             let (schedule, plateau) = match leaf.info.family {
                 Family::PyTorch => (pytorch::build(&args, ctx)?, None),
@@ -197,10 +234,11 @@ fn build_node(spec: &PolicySpec, ctx: &ScheduleContext) -> Result<Built, PolicyE
                 plateau,
                 name,
                 hyperparameters,
+                parameters,
+                phase_horizon_changed: false,
             })
         }
         Node::Seq { phases, milestones } => {
-            let children = build_children(spec, phases, ctx)?;
             let mut starts = vec![0];
             for (i, m) in milestones.iter().enumerate() {
                 let key = format!("milestones.{i}");
@@ -218,10 +256,39 @@ fn build_node(spec: &PolicySpec, ctx: &ScheduleContext) -> Result<Built, PolicyE
                 }
                 starts.push(step);
             }
-            let mut hyperparameters = prefixed(&children);
+            // Each phase's horizon defaults to the steps it runs (to the next milestone, or to the
+            // end of the run for the last one), so `linear @ N >> cosine` warms up over N steps and
+            // the cosine reaches its minimum at the end of the run.
+            let phase_ctxs: Vec<ScheduleContext> = (0..phases.len())
+                .map(|i| {
+                    let end = starts.get(i + 1).copied().unwrap_or(ctx.total_steps);
+                    ScheduleContext {
+                        total_steps: end.saturating_sub(starts[i]).max(1),
+                        ..*ctx
+                    }
+                })
+                .collect();
+            let children = build_children(spec, phases, &phase_ctxs)?;
+            let mut phase_horizon_changed = children.iter().any(|c| c.phase_horizon_changed);
+            if !phase_horizon_changed {
+                let whole_run = vec![*ctx; phases.len()];
+                phase_horizon_changed = match build_children(spec, phases, &whole_run) {
+                    Ok(old) => old
+                        .iter()
+                        .zip(&children)
+                        .any(|(o, c)| o.hyperparameters != c.hyperparameters),
+                    Err(_) => true,
+                };
+            }
+            let mut hyperparameters = prefixed(&children, |c| &c.hyperparameters);
             for (i, s) in starts.iter().skip(1).enumerate() {
                 hyperparameters.push((format!("milestones.{i}"), *s as f64));
             }
+            let mut parameters = prefixed(&children, |c| &c.parameters);
+            parameters.push((
+                "milestones".into(),
+                ParamValue::List(starts.iter().skip(1).copied().collect()),
+            ));
             Ok(Built {
                 name: composite_name("seq", &children),
                 schedule: Arc::new(Seq::new(
@@ -230,13 +297,17 @@ fn build_node(spec: &PolicySpec, ctx: &ScheduleContext) -> Result<Built, PolicyE
                 )),
                 plateau: None,
                 hyperparameters,
+                parameters,
+                phase_horizon_changed,
             })
         }
         Node::Product(factors) => {
-            let children = build_children(spec, factors, ctx)?;
+            let children = build_children(spec, factors, &vec![*ctx; factors.len()])?;
             Ok(Built {
+                phase_horizon_changed: children.iter().any(|c| c.phase_horizon_changed),
                 name: composite_name("product", &children),
-                hyperparameters: prefixed(&children),
+                hyperparameters: prefixed(&children, |c| &c.hyperparameters),
+                parameters: prefixed(&children, |c| &c.parameters),
                 schedule: Arc::new(Product::new(
                     children.into_iter().map(|c| c.schedule).collect(),
                 )),
@@ -249,11 +320,12 @@ fn build_node(spec: &PolicySpec, ctx: &ScheduleContext) -> Result<Built, PolicyE
 fn build_children(
     parent: &PolicySpec,
     children: &[PolicySpec],
-    ctx: &ScheduleContext,
+    ctxs: &[ScheduleContext],
 ) -> Result<Vec<Built>, PolicyError> {
     children
         .iter()
-        .map(|c| {
+        .zip(ctxs)
+        .map(|(c, ctx)| {
             let built = build_node(c, ctx)?;
             if built.plateau.is_some() {
                 return Err(PolicyError::Conflict {
@@ -274,14 +346,18 @@ fn build_children(
         .collect()
 }
 
-fn prefixed(children: &[Built]) -> Vec<(String, f64)> {
+/// The children's parameters with their position as prefix (`p0.lr`, `p1.t_max`).
+fn prefixed<T: Clone>(
+    children: &[Built],
+    field: impl Fn(&Built) -> &Vec<(String, T)>,
+) -> Vec<(String, T)> {
     children
         .iter()
         .enumerate()
         .flat_map(|(i, c)| {
-            c.hyperparameters
+            field(c)
                 .iter()
-                .map(move |(k, v)| (format!("p{i}.{k}"), *v))
+                .map(move |(k, v)| (format!("p{i}.{k}"), v.clone()))
         })
         .collect()
 }

@@ -75,6 +75,25 @@ impl Args {
         }
     }
 
+    /// Every resolved parameter with its own type (steps and lists as integers, enum words as
+    /// strings, flags as booleans), in table order: what `schedule --format json` prints.
+    pub fn typed(&self) -> Vec<(String, super::ParamValue)> {
+        use super::ParamValue as V;
+        self.values
+            .iter()
+            .map(|(key, arg)| {
+                let value = match arg {
+                    Arg::Float(v) => V::Float(*v),
+                    Arg::Steps(s) => V::Int(*s),
+                    Arg::List(items) => V::List(items.clone()),
+                    Arg::Word(w) => V::Word(w.to_string()),
+                    Arg::Bool(b) => V::Bool(*b),
+                };
+                (key.to_string(), value)
+            })
+            .collect()
+    }
+
     /// A cross-parameter or run-length violation on `key`.
     pub fn conflict(&self, key: &str, requirement: impl Into<String>) -> PolicyError {
         let i = self

@@ -22,7 +22,8 @@ Spec grammar:
   A @ 5ep >> B @ 20ep >> C              more phases; milestones are global steps
   A * B                                 multiply LRs (give B lr=1 to use it as a factor)
   ( ... )                               grouping; `*` binds tighter than `@ >>`
-Horizon keys (cosine t_max, onecycle total_steps, poly/linear total_iters) default to the run length.";
+Horizon keys (cosine t_max, onecycle total_steps, poly/linear total_iters) default to the run length;
+inside `A @ N >> B` to each phase's own length (A: N steps, B: the steps left after N).";
 
 /// A number as written: a plain value or a count of epochs (`2ep`), converted at build time.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -616,6 +616,38 @@ fn lrbench_bad_input() {
 // ---- group 4: composition, with_param, TOML, round trips, resume --------------------------------
 
 #[test]
+fn sequence_phase_horizons_default_to_the_phase_length() {
+    let c = ctx(100, 10);
+    // Warm-up over its 20 steps, then a cosine over the 80 steps left: it ends at its minimum.
+    let p = build("linear:lr=0.1,start_factor=0.1 @ 20 >> cosine:lr=0.1", c);
+    let warm = build("linear:lr=0.1,start_factor=0.1,total_iters=20", c);
+    let cos = build("cosine:lr=0.1,t_max=80", c);
+    for t in 0..20 {
+        assert_eq!(p.lr(t), warm.lr(t), "warm-up step {t}");
+    }
+    for t in 20..100 {
+        assert_eq!(p.lr(t), cos.lr(t - 20), "cosine step {t}");
+    }
+    assert!(
+        p.lr(99) < 1e-3 * 0.1,
+        "the cosine reaches its minimum: {}",
+        p.lr(99)
+    );
+    assert!(p.phase_horizon_changed());
+    // Explicit horizons resolve as before, so such runs keep their ids.
+    let explicit = build(
+        "linear:lr=0.1,start_factor=0.1,total_iters=20 @ 20 >> cosine:lr=0.1,t_max=80",
+        c,
+    );
+    assert!(!explicit.phase_horizon_changed());
+    assert!(!build("cosine:lr=0.1", c).phase_horizon_changed());
+    // Nested under a product, the change is still seen.
+    assert!(
+        build("(constant:lr=1 @ 5 >> cosine:lr=1) * exp:lr=1,gamma=0.9", c).phase_horizon_changed()
+    );
+}
+
+#[test]
 fn sequential_phases_see_local_steps() {
     let c = ctx(1000, 10);
     let p = build(

@@ -41,6 +41,28 @@ pub struct StepTiming {
     pub model_steps_per_second: f64,
 }
 
+/// Column names of `lrcast bench`'s table, aligned with [`table_row`].
+pub const TABLE_HEADER: &str = "architecture                     task          device  batch  members  ms/step (median)  ms/step (min)  model-steps/s";
+
+/// One timing as a row of `lrcast bench`'s table.
+pub fn table_row(t: &StepTiming) -> String {
+    let members = match t.stacked {
+        true => format!("{} stacked", t.members),
+        false => "1".into(),
+    };
+    format!(
+        "{:<32} {:<13} {:<7} {:>5}  {:>7}  {:>16.3}  {:>13.3}  {:>13.0}",
+        t.arch,
+        t.task,
+        t.device,
+        t.batch_size,
+        members,
+        t.ms_per_step_median,
+        t.ms_per_step_min,
+        t.model_steps_per_second
+    )
+}
+
 /// How much to time, and how often the engine reads losses back (as in training on that device).
 #[derive(Debug, Clone, Copy)]
 pub struct Sizes {
