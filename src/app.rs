@@ -729,7 +729,8 @@ fn write_report(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
     let fit_report = predict::load_report(&models)?;
     let table = plan_table(plan, root, true)?;
     check_writable_dir(&dir)?;
-    let report = report::build(&plan.name, &plan.description, &table, &fit_report)?;
+    let lr_find = report::lr_find::load(&dir);
+    let report = report::build(&plan.name, &plan.description, &table, &fit_report, lr_find)?;
     ensure_writable_dir(&dir)?;
     let written = report::write_all(&dir, &report)?;
     for e in &report.extrapolation {
@@ -1064,7 +1065,8 @@ fn schedule(args: ScheduleArgs) -> Result<()> {
         return Err(Error::Runtime(format!("writing the schedule: {e}")));
     }
     if let Some(path) = &args.plot {
-        let svg = report::plot::schedule(&spec.to_string(), &lrs, momentum.as_deref())?;
+        let svg =
+            report::figures::schedule::schedule(&spec.to_string(), &lrs, momentum.as_deref())?;
         crate::corpus::write_bytes_atomically(path, svg.as_bytes())?;
     }
     Ok(())
