@@ -41,7 +41,7 @@ pub struct BestSetting {
     /// Seeds of that configuration.
     pub seeds: usize,
     /// Pooled standard deviation of top-1 over seeds within the configurations of this task ×
-    /// architecture (`None` with one seed each).
+    /// architecture whose seeds all trained (`None` without such a configuration).
     pub seed_sd: Option<f64>,
     /// Top-1 below the best that still counts as equally good: the seed spread, or
     /// [`NO_SEED_TOLERANCE`] without one.
@@ -119,10 +119,18 @@ pub fn best_settings(runs: &Runs) -> Vec<BestSetting> {
         if outcome_counts(runs, rows.iter().copied())[0] == 0 {
             continue;
         }
-        // Pooled variance over seeds, configurations with at least two seeds.
+        // Pooled variance over seeds, configurations with at least two seeds that all trained (a
+        // configuration on the edge of divergence would make the noise look larger than it is).
+        let all_trained = |row: usize| {
+            rows.iter().all(|&i| {
+                runs.policy_spec[i] != runs.policy_spec[row]
+                    || runs.weight_decay[i] != runs.weight_decay[row]
+                    || runs.outcome[i] == "trained"
+            })
+        };
         let (mut ss, mut dof) = (0.0, 0usize);
-        for (_, mean, top1) in &configs {
-            if top1.len() > 1 {
+        for (row, mean, top1) in &configs {
+            if top1.len() > 1 && all_trained(*row) {
                 ss += top1.iter().map(|v| (v - mean).powi(2)).sum::<f64>();
                 dof += top1.len() - 1;
             }
@@ -154,11 +162,12 @@ pub fn best_settings(runs: &Runs) -> Vec<BestSetting> {
         policies.sort_by(|a, b| b.top1.total_cmp(&a.top1));
         let spread = match seed_sd {
             Some(sd) => format!(
-                "mean of {} seed(s), {} ± {sd:.3} (pooled sd over seeds)",
+                "{} (mean of {} seeds; seed sd {sd:.3}, pooled over the configurations that \
+                 trained)",
+                fmt3(best),
                 best_top1.len(),
-                fmt3(best)
             ),
-            None => format!("{}, one seed: no seed spread measured", fmt3(best)),
+            None => format!("{} (one seed: no seed spread measured)", fmt3(best)),
         };
         let range = match lr_values.as_slice() {
             [] => String::new(),

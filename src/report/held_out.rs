@@ -93,23 +93,20 @@ fn of_split(table: &CorpusTable, runs: &Runs, fit: &FitReport, split: &SplitResu
                 (None, Some(h)) => format!("{name} ≥ {}", fmt_num(h)),
                 (None, None) => name.to_string(),
             };
-            let among = if kind == "extreme_trained" {
+            let values_text = held
+                .iter()
+                .map(|&v| fmt_num(v))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.sentence = if kind == "extreme_trained" {
                 format!(
-                    " among the runs that trained ({} failed runs at those values in neither \
-                     training nor test)",
-                    out.left_out
+                    "{ends} (values {values_text}) among the runs that trained: {} of {n} runs; \
+                     the {} failed runs at those values are in neither training nor test",
+                    out.runs, out.left_out
                 )
             } else {
-                String::new()
+                format!("{ends} (values {values_text}): {} of {n} runs", out.runs)
             };
-            out.sentence = format!(
-                "{ends}: {} of {n} runs held out{among} (values {})",
-                out.runs,
-                held.iter()
-                    .map(|&v| fmt_num(v))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
             out.values = held;
         }
         "random" => {
@@ -120,10 +117,7 @@ fn of_split(table: &CorpusTable, runs: &Runs, fit: &FitReport, split: &SplitResu
             );
         }
         "budget" => {
-            out.sentence = format!(
-                "the longest training budget: {} of {n} runs held out",
-                split.n_test
-            );
+            out.sentence = format!("the longest training budget: {} of {n} runs", split.n_test);
         }
         "logo" => {
             out.sentence = format!(

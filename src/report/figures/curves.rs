@@ -158,12 +158,21 @@ pub fn draw(panels: &[PanelCurves]) -> Result<String> {
                     .collect::<Vec<_>>()
                     .join("; ")
             );
-            head.draw(&Text::new(
-                text,
-                (8, 10),
-                (super::FONT, 11).into_font().color(&BLACK),
-            ))
-            .map_err(plot_error)?;
+            let spikes_line = format!(
+                "per-step loss spikes detected — {}",
+                runs.iter()
+                    .map(|r| spikes(r))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            for (k, line) in [text, spikes_line].into_iter().enumerate() {
+                head.draw(&Text::new(
+                    line,
+                    (8, 2 + 14 * k as i32),
+                    (super::FONT, 11).into_font().color(&BLACK),
+                ))
+                .map_err(plot_error)?;
+            }
             let areas = plots.split_evenly((1, 2));
             panel(
                 &areas[0],
@@ -174,7 +183,6 @@ pub fn draw(panels: &[PanelCurves]) -> Result<String> {
                 false,
                 &[],
             )?;
-            let notes: Vec<String> = runs.iter().map(|r| spikes(r)).collect();
             panel(
                 &areas[1],
                 "training loss (epoch mean)",
@@ -182,7 +190,7 @@ pub fn draw(panels: &[PanelCurves]) -> Result<String> {
                 &runs,
                 &|r| (r.steps.clone(), r.train_loss.clone()),
                 true,
-                &notes,
+                &[],
             )?;
         }
         root.present().map_err(plot_error)?;

@@ -40,6 +40,7 @@ fn line_panel<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("step")
         .y_desc(y_desc)
+        .y_labels(if y_desc == "momentum" { 4 } else { 8 })
         .y_label_formatter(&|v| format!("{v:.2}"))
         .x_label_formatter(&|v| format!("{v:.0}"))
         .light_line_style(WHITE)

@@ -11,6 +11,8 @@ use crate::error::Result;
 use crate::predict::{ModelScore, Scores, SplitResult};
 use crate::report::Report;
 
+/// Largest MAE shown on a score axis (larger ones are drawn at the edge, labelled).
+const MAE_AXIS_CAP: f64 = 1.0;
 /// Height of one model row.
 const ROW: u32 = 17;
 
@@ -79,8 +81,11 @@ fn panel<DB: DrawingBackend>(
             ]
         }))
         .unwrap_or((0.0, 1.0));
-        (0f64.min(lo), hi.max(1e-3) * 1.08)
+        // An accuracy MAE above 1 is off the scale of the target: cut the axis there and write
+        // the value beside the marker.
+        (0f64.min(lo), (hi.max(1e-3) * 1.08).min(MAE_AXIS_CAP))
     });
+    let clip = |v: f64| v.clamp(lo, hi);
     let names: Vec<String> = entries.iter().map(|e| e.label.clone()).collect();
     let mut chart = ChartBuilder::on(area)
         .caption(title, (super::FONT, 13))
@@ -115,27 +120,35 @@ fn panel<DB: DrawingBackend>(
         if let Some([a, b]) = e.ci {
             chart
                 .draw_series([PathElement::new(
-                    vec![(a, y()), (b, y())],
+                    vec![(clip(a), y()), (clip(b), y())],
                     color.stroke_width(2),
                 )])
                 .map_err(plot_error)?;
         }
+        let at = (clip(e.value), y());
+        if e.value > hi {
+            let style = (super::FONT, 10).into_font().color(&BLACK).pos(
+                plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Right,
+                    plotters::style::text_anchor::VPos::Center,
+                ),
+            );
+            chart
+                .draw_series([Text::new(format!("{:.2} →", e.value), at.clone(), style)])
+                .map_err(plot_error)?;
+        }
         match e.kind {
             Kind::Model => chart
-                .draw_series([Circle::new((e.value, y()), 4, color.filled())])
+                .draw_series([Circle::new(at.clone(), 4, color.filled())])
                 .map_err(plot_error)?,
             Kind::Baseline => chart
                 .draw_series([
-                    Circle::new((e.value, y()), 4, WHITE.filled()),
-                    Circle::new((e.value, y()), 4, GREY.stroke_width(2)),
+                    Circle::new(at.clone(), 4, WHITE.filled()),
+                    Circle::new(at.clone(), 4, GREY.stroke_width(2)),
                 ])
                 .map_err(plot_error)?,
             Kind::Reference => chart
-                .draw_series([TriangleMarker::new(
-                    (e.value, y()),
-                    5,
-                    BLACK.stroke_width(1),
-                )])
+                .draw_series([TriangleMarker::new(at, 5, BLACK.stroke_width(1))])
                 .map_err(plot_error)?,
         };
     }
