@@ -35,6 +35,9 @@ pub struct BestPredictions {
     pub rows: Vec<PredictionRow>,
 }
 
+/// One model's per-fold predictions and interval half-widths (`None` when it could not be fitted).
+pub(super) type Fitted = Option<(FoldPredictions, Option<Vec<f64>>)>;
+
 impl Scoring<'_> {
     /// The predictions of the model with the lowest held-out MAE among `models` (baselines and
     /// references excluded); `fitted[k]` holds model `k`'s per-fold predictions and interval
@@ -44,7 +47,7 @@ impl Scoring<'_> {
         split: &Split,
         kinds: &[ModelKind],
         models: &[ModelScore],
-        fitted: &[Option<(FoldPredictions, Option<Vec<f64>>)>],
+        fitted: &[Fitted],
     ) -> Option<BestPredictions> {
         let k = models
             .iter()

@@ -36,13 +36,16 @@ fn spikes(r: &RunCurves) -> String {
     }
 }
 
+/// The `(steps, values)` a panel draws of a run.
+type Series<'a> = &'a dyn Fn(&RunCurves) -> (Vec<f64>, Vec<f64>);
+
 /// One panel: `series(run)` against step for each run, log y when `log` and the values allow.
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
     y_desc: &str,
     runs: &[&RunCurves],
-    series: &dyn Fn(&RunCurves) -> (Vec<f64>, Vec<f64>),
+    series: Series,
     log: bool,
     notes: &[String],
 ) -> Result<()> {

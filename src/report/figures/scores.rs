@@ -97,6 +97,7 @@ fn panel<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc(metric)
+        .x_labels(5)
         .y_labels(n as usize)
         .y_label_formatter(&|v| match v {
             SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),

@@ -135,6 +135,7 @@ pub fn draw(s: &Sweep) -> Result<String> {
                     chart
                         .configure_mesh()
                         .x_desc(h.as_str())
+                        .x_labels(6)
                         .y_desc("test top-1")
                         .x_label_formatter(&|v| fmt_num(*v))
                         .y_label_formatter(&|v| format!("{v:.2}"))
