@@ -737,14 +737,16 @@ fn write_report(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
         && fitted != provenance::recipe_hash(&plan.recipe_text)
     {
         eprintln!(
-            "note: {} was fitted on another version of the recipe (sha256 {fitted}, now {});              run `lrcast fit` again for models of this one",
+            "note: {} was fitted on another version of the recipe (sha256 {fitted}, now {}); \
+             run `lrcast fit` again for models of this one",
             under_root(&models, root),
             provenance::recipe_hash(&plan.recipe_text)
         );
     }
     let table = plan_table(plan, root, true)?;
     check_writable_dir(&dir)?;
-    let report = report::build(&plan.name, &plan.description, &table, &fit_report)?;
+    let lr_find = report::lr_find::load(&dir);
+    let report = report::build(&plan.name, &plan.description, &table, &fit_report, lr_find)?;
     let changed = provenance::changed_since(&dir, &plan.recipe_text, &under_root(&dir, root));
     ensure_writable_dir(&dir)?;
     let written = report::write_all(&dir, &report)?;
@@ -1104,7 +1106,8 @@ fn schedule(args: ScheduleArgs) -> Result<()> {
         return Err(Error::Runtime(format!("writing the schedule: {e}")));
     }
     if let Some(path) = &args.plot {
-        let svg = report::plot::schedule(&spec.to_string(), &lrs, momentum.as_deref())?;
+        let svg =
+            report::figures::schedule::schedule(&spec.to_string(), &lrs, momentum.as_deref())?;
         crate::corpus::write_bytes_atomically(path, svg.as_bytes())?;
     }
     Ok(())

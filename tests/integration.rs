@@ -13,6 +13,7 @@ mod old_corpus;
 mod pipeline;
 mod plan_status;
 mod progress;
+mod report;
 mod schedule;
 mod search;
 mod slurm;

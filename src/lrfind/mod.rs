@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::model::Arch;
 
 /// How the LR grows from `start_lr` to `end_lr` over the steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Ramp {
     /// `start·(end/start)^(i/(n−1))`: equal steps in log LR (fastai's `lr_find`).
@@ -84,7 +84,9 @@ impl fmt::Display for Ramp {
 }
 
 /// A rule that turns a range-test curve into one suggested learning rate (fastai 2.x's names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Suggestion {
     /// Inside the longest run of decreasing loss, ~halfway down (fastai's default).
@@ -139,7 +141,7 @@ impl fmt::Display for Suggestion {
 }
 
 /// Settings of one LR range test; see the table in the [module docs](self).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RangeTestConfig {
     /// LR of the first step.
     pub start_lr: f64,
@@ -276,7 +278,7 @@ impl RangeTestConfig {
 
 /// What one range test recorded: one point per step taken, up to and including the step that
 /// triggered the divergence stop (a non-finite loss is not kept).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RangeTestCurve {
     /// Seed of this repeat (model initialisation and batch order).
     pub seed: u64,
@@ -295,7 +297,7 @@ pub struct RangeTestCurve {
 
 /// One suggestion rule across the repeats: every value and their spread on the log scale (the
 /// scale LRs are chosen on).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SuggestionSpread {
     /// The rule.
     pub suggestion: Suggestion,
@@ -341,7 +343,7 @@ impl SuggestionSpread {
 }
 
 /// Range tests of the same setting over several seeds.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepeatedRangeTest {
     /// The settings (its `seed` is the first repeat's).
     pub config: RangeTestConfig,

@@ -8,6 +8,7 @@ pub mod forest;
 pub mod holdout;
 pub mod importance;
 pub mod models;
+pub mod predictions;
 pub mod query;
 pub mod scores;
 
@@ -83,6 +84,10 @@ pub struct SplitResult {
     pub divergence: Option<DivergenceScores>,
     /// Per-model scores, baselines first.
     pub models: Vec<ModelScore>,
+    /// The per-run predictions of the best fitted model (absent in files written before they were
+    /// kept, and when no model could be fitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predictions: Option<predictions::BestPredictions>,
 }
 
 /// Everything the fit stage produced.
@@ -523,6 +528,7 @@ fn training_ranges(spec: &FeatureSpec, table: &CorpusTable) -> BTreeMap<String, 
 /// The row-level data every protocol is scored on.
 struct Scoring<'a> {
     x: &'a Array2<f64>,
+    run_id: &'a [String],
     task: &'a [String],
     arch: &'a [String],
     y: &'a [f64],
@@ -582,6 +588,7 @@ pub fn fit_and_score(
     let outcomes = table.outcomes()?;
     let scoring = Scoring {
         x: &x,
+        run_id: table.text("run_id")?,
         task,
         arch,
         y: &y,
@@ -686,9 +693,10 @@ impl Scoring<'_> {
     fn score(&self, split: &Split) -> SplitResult {
         // Models are independent: fit them on all cores (each is seeded and single-threaded, so the
         // scores do not depend on the number of threads).
-        let mut models: Vec<ModelScore> = chosen_models(self.settings)
-            .into_par_iter()
-            .map(|kind| {
+        let kinds = chosen_models(self.settings);
+        let (mut models, fitted): (Vec<ModelScore>, Vec<_>) = kinds
+            .par_iter()
+            .map(|&kind| {
                 let predictions: Result<FoldPredictions> = split
                     .folds
                     .iter()
@@ -697,20 +705,32 @@ impl Scoring<'_> {
                 match predictions {
                     Ok(p) => {
                         let widths = self.conformal_widths(kind, split, &p);
-                        self.model_score(kind.name(), kind.is_baseline(), false, split, &p, widths)
+                        let score = self.model_score(
+                            kind.name(),
+                            kind.is_baseline(),
+                            false,
+                            split,
+                            &p,
+                            widths.clone(),
+                        );
+                        (score, Some((p, widths)))
                     }
-                    Err(e) => ModelScore {
-                        model: kind.name().into(),
-                        baseline: kind.is_baseline(),
-                        reference: false,
-                        scores: None,
-                        error: Some(e.to_string()),
-                        interval_half_width: None,
-                        per_task: BTreeMap::new(),
-                    },
+                    Err(e) => (
+                        ModelScore {
+                            model: kind.name().into(),
+                            baseline: kind.is_baseline(),
+                            reference: false,
+                            scores: None,
+                            error: Some(e.to_string()),
+                            interval_half_width: None,
+                            per_task: BTreeMap::new(),
+                        },
+                        None,
+                    ),
                 }
             })
-            .collect();
+            .unzip();
+        let predictions = self.best_predictions(split, &kinds, &models, &fitted);
         let mut reference = |name: &str, of: &dyn Fn(usize) -> Option<f64>| {
             let p: FoldPredictions = split
                 .folds
@@ -731,6 +751,7 @@ impl Scoring<'_> {
             folds: split.folds.len(),
             divergence: self.divergence(split),
             models,
+            predictions,
         }
     }
 

@@ -1,4 +1,5 @@
-//! The per-protocol score tables as plain cells, shared by the Markdown and HTML exporters.
+//! The report's tables as plain cells (headers and rows of text), shared by the Markdown and HTML
+//! exporters so that both say the same.
 
 use crate::predict::importance::ImportanceReport;
 use crate::predict::{ModelScore, SplitResult};
@@ -127,6 +128,174 @@ pub fn unknown_outcomes(r: &super::Report) -> String {
         0 => String::new(),
         n => format!("{n} of unknown outcome (imported without one), "),
     }
+}
+
+/// The corpus sentence: runs by outcome, devices and training time.
+pub fn corpus_sentence(r: &super::Report) -> String {
+    format!(
+        "{} runs: {} trained, {} diverged (non-finite or exploding loss), {} collapsed (finished at \
+         or above a uniform guess's training loss), {}on {} in {:.1} s of training time.",
+        r.runs,
+        r.trained,
+        r.diverged,
+        r.collapsed,
+        unknown_outcomes(r),
+        r.devices.join(", "),
+        r.train_seconds
+    )
+}
+
+/// Column headers of a group table (after the group's own name).
+pub const GROUP_HEADERS: &[&str] = &[
+    "runs",
+    "trained",
+    "diverged",
+    "collapsed",
+    "unknown",
+    "top-1 min",
+    "median",
+    "max",
+];
+
+/// The cells of a group row after its name.
+pub fn group_cells(g: &super::GroupSummary) -> Vec<String> {
+    vec![
+        g.runs.to_string(),
+        g.trained.to_string(),
+        g.diverged.to_string(),
+        g.collapsed.to_string(),
+        g.unknown.to_string(),
+        format!("{:.3}", g.top1_min),
+        format!("{:.3}", g.top1_median),
+        format!("{:.3}", g.top1_max),
+    ]
+}
+
+/// Headers of the protocol summary.
+pub const PROTOCOL_HEADERS: &[&str] = &[
+    "protocol",
+    "held out",
+    "verdict",
+    "best model",
+    "MAE (90 % CI)",
+    "Spearman",
+    "best baseline",
+    "baseline MAE",
+    "best baseline Spearman",
+];
+
+/// One row per verdict.
+pub fn protocol_rows(r: &super::Report) -> Vec<Vec<String>> {
+    r.extrapolation
+        .iter()
+        .map(|e| {
+            let ci = r
+                .fit
+                .splits
+                .iter()
+                .find(|s| s.split == e.protocol)
+                .and_then(|s| s.models.iter().find(|m| m.model == e.best_model))
+                .and_then(|m| m.scores.and_then(|s| s.ci))
+                .map(|c| c.mae);
+            vec![
+                e.protocol.clone(),
+                e.held_out.clone(),
+                e.verdict.clone(),
+                e.best_model.clone(),
+                with_ci(Some(e.best_mae), ci),
+                opt(e.best_spearman),
+                e.best_baseline.clone(),
+                format!("{:.3}", e.baseline_mae),
+                opt(e.baseline_spearman),
+            ]
+        })
+        .collect()
+}
+
+/// Headers of the per-task verdicts.
+pub const TASK_VERDICT_HEADERS: &[&str] = &[
+    "protocol",
+    "task",
+    "runs",
+    "model MAE (90 % CI)",
+    "Spearman",
+    "best baseline",
+    "baseline MAE",
+    "best baseline Spearman",
+    "verdict",
+];
+
+/// One row per protocol × task.
+pub fn task_verdict_rows(r: &super::Report) -> Vec<Vec<String>> {
+    r.extrapolation
+        .iter()
+        .flat_map(|e| {
+            e.per_task.iter().map(move |t| {
+                vec![
+                    format!("{} ({})", e.protocol, e.best_model),
+                    t.task.clone(),
+                    t.n.to_string(),
+                    with_ci(Some(t.mae), t.mae_ci),
+                    opt(t.spearman),
+                    t.baseline.clone(),
+                    format!("{:.3}", t.baseline_mae),
+                    opt(t.baseline_spearman),
+                    t.verdict.clone(),
+                ]
+            })
+        })
+        .collect()
+}
+
+/// Headers of the best-runs table.
+pub const BEST_HEADERS: &[&str] = &[
+    "#",
+    "top-1",
+    "top-5",
+    "task",
+    "architecture",
+    "policy",
+    "weight decay",
+    "seed",
+    "run",
+];
+
+/// One row per best run.
+pub fn best_rows(r: &super::Report) -> Vec<Vec<String>> {
+    r.best
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            vec![
+                (i + 1).to_string(),
+                format!("{:.3}", b.top1),
+                format!("{:.3}", b.top5),
+                b.task.clone(),
+                b.arch.clone(),
+                b.policy.clone(),
+                super::runs::fmt_num(b.weight_decay),
+                b.seed.to_string(),
+                b.run_id.clone(),
+            ]
+        })
+        .collect()
+}
+
+/// Everything the "cannot tell" section says, in order.
+pub fn gap_sentences(r: &super::Report) -> Vec<String> {
+    let mut out = r.gaps.sentences.clone();
+    if let Some(s) = skipped_sentence(&r.fit.skipped) {
+        out.push(s);
+    }
+    if let Some(e) = &r.lr_find_error {
+        out.push(format!(
+            "The LR range test beside the report could not be read: {e}."
+        ));
+    }
+    if out.is_empty() {
+        out.push("Nothing beyond the swept ranges themselves.".into());
+    }
+    out
 }
 
 /// One sentence on the failure classifier of a split.
