@@ -6,7 +6,7 @@ use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
 use crate::model::Arch;
 use crate::model::stacked::{is_stackable, memory::member_bytes};
-use crate::recipe::RunSpec;
+use crate::recipe::{RecipeStacking, RunSpec};
 use crate::train::stack_run::shared_settings;
 
 /// Members of an MLP stack on the CPU when no size is given: measured on 2 cores (MNIST-1D MLP
@@ -43,6 +43,9 @@ pub struct StackOptions {
     pub max_members: Option<usize>,
     /// Memory a stack may use, MiB (`--stack-memory`).
     pub memory_budget_mib: u64,
+    /// `max_members` came from the recipe (`train.stack`), not the command line: messages name
+    /// the key.
+    pub max_members_from_recipe: bool,
 }
 
 impl Default for StackOptions {
@@ -50,11 +53,30 @@ impl Default for StackOptions {
         Self {
             max_members: None,
             memory_budget_mib: DEFAULT_MEMORY_BUDGET_MIB,
+            max_members_from_recipe: false,
         }
     }
 }
 
 impl StackOptions {
+    /// Options from the command line where given (`--stack`, `--stack-memory`, validated as in
+    /// [`StackOptions::new`]), else from the recipe (`[train] stack`, `stack_memory_mib`, validated
+    /// with the plan), else the defaults.
+    pub fn resolve(
+        max_members: Option<usize>,
+        memory_budget_mib: Option<u64>,
+        recipe: &RecipeStacking,
+    ) -> Result<Self> {
+        let memory = memory_budget_mib
+            .or(recipe.memory_budget_mib)
+            .unwrap_or(DEFAULT_MEMORY_BUDGET_MIB);
+        let options = Self::new(max_members.or(recipe.max_members), memory)?;
+        Ok(Self {
+            max_members_from_recipe: max_members.is_none() && recipe.max_members.is_some(),
+            ..options
+        })
+    }
+
     /// Options from the command line: `--stack 0` and a zero budget are refused.
     pub fn new(max_members: Option<usize>, memory_budget_mib: u64) -> Result<Self> {
         if max_members == Some(0) {
@@ -76,6 +98,7 @@ impl StackOptions {
         Ok(Self {
             max_members,
             memory_budget_mib,
+            max_members_from_recipe: false,
         })
     }
 }
@@ -186,13 +209,17 @@ pub fn form_stacks_spread<'a>(
             Some(k) => {
                 let wanted = k.min(members.len());
                 if wanted > fits {
+                    let size = match options.max_members_from_recipe {
+                        true => "train.stack",
+                        false => "--stack",
+                    };
                     return Err(Error::BadArgument {
-                        flag: "--stack".into(),
+                        flag: size.into(),
                         value: k.to_string(),
                         message: format!(
                             "a stack of {wanted} `{}` runs on `{}` at batch {} needs about {} MiB, over \
-                             the memory budget of {} MiB; pass --stack {fits} or less, or raise \
-                             --stack-memory",
+                             the memory budget of {} MiB; make {size} {fits} or less, or raise the \
+                             budget (--stack-memory, or train.stack_memory_mib in the recipe)",
                             first.arch.spec_string(),
                             first.task.spec_string(),
                             first.settings.batch_size,

@@ -396,10 +396,17 @@ fn generate_is_deterministic_for_a_recipe() {
 #[test]
 fn stacked_and_alone_generate_the_same_corpus() {
     let mut tables = Vec::new();
-    for stack in ["1", "5"] {
+    let keyed = TINY_RECIPE.replace("epochs = 3", "epochs = 3\nstack = 5");
+    // Alone, stacks of at most 5 from the flag, and from the recipe's `[train] stack`.
+    for (text, stack) in [
+        (TINY_RECIPE, &["--stack", "1"][..]),
+        (TINY_RECIPE, &["--stack", "5"]),
+        (&keyed, &[]),
+    ] {
         let dir = tempfile::tempdir().unwrap();
-        let recipe = write(dir.path(), "tiny.toml", TINY_RECIPE);
-        let args = ["-q", "generate", recipe.to_str().unwrap(), "--stack", stack];
+        let recipe = write(dir.path(), "tiny.toml", text);
+        let mut args = vec!["-q", "generate", recipe.to_str().unwrap()];
+        args.extend_from_slice(stack);
         let out = lrcast(dir.path(), &args);
         assert!(out.status.success(), "{}", stderr(&out));
         let table =
@@ -419,6 +426,10 @@ fn stacked_and_alone_generate_the_same_corpus() {
     }
     let (alone, stacked) = (&tables[0], &tables[1]);
     assert_eq!(alone.len(), 12);
+    assert_eq!(
+        &tables[2], stacked,
+        "the recipe's stack size stacks as the flag does"
+    );
     for (a, s) in alone.iter().zip(stacked) {
         assert_eq!(a.0, s.0, "same run ids");
         assert_eq!(

@@ -37,7 +37,7 @@ pub fn is_valid_depth(depth: usize) -> bool {
 pub const MIN_SIDE: usize = 4;
 
 /// (stage width, stride of its first block) for stages 1..=3 of base width `width`.
-fn stages(width: usize) -> [(usize, usize); 3] {
+pub(crate) fn stages(width: usize) -> [(usize, usize); 3] {
     [(width, 1), (2 * width, 2), (4 * width, 2)]
 }
 

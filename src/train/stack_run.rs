@@ -10,12 +10,13 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use super::engine::DeviceSplit;
 use super::optimizer::MemberHyperparams;
 use super::recorder::{EpochEnd, RunRecorder};
-use super::stack_engine::{StackEngine, StackStep, predict_stacked_logits};
+use super::stack_engine::{StackEngine, StackStep, eval_chunk_rows, predict_stacked_logits};
 use super::{SHUFFLE_STREAM, TrainOutcome, TrainSettings, evaluate_logits};
 use crate::data::Dataset;
 use crate::device::{ComputeDevice, OnBackend, run_on};
 use crate::error::Result;
 use crate::model::Arch;
+use crate::model::stacked::memory::activations_per_example;
 use crate::model::stacked::{OnStackedModel, StackedClassifier, with_stacked_model};
 use crate::schedule::LrPolicy;
 use crate::train::engine::BatchOrder;
@@ -87,6 +88,7 @@ pub fn train_stack_on<B: AutodiffBackend>(
         device_name: ComputeDevice,
         data: &'a Dataset,
         members: &'a [StackMember<'a>],
+        activations_per_example: usize,
     }
     impl<B: AutodiffBackend> OnStackedModel<B> for Fit<'_, B> {
         type Output = Vec<TrainOutcome>;
@@ -102,6 +104,7 @@ pub fn train_stack_on<B: AutodiffBackend>(
                 self.data,
                 self.members,
             )
+            .with_activations_per_example(self.activations_per_example)
             .run()
         }
     }
@@ -111,6 +114,7 @@ pub fn train_stack_on<B: AutodiffBackend>(
         device_name,
         data,
         members,
+        activations_per_example: activations_per_example(arch, &data.shape, data.num_classes),
     };
     with_stacked_model(arch, &data.shape, data.num_classes, &seeds, device, work)
 }
@@ -147,6 +151,8 @@ struct StackLoop<'a, B: AutodiffBackend, M> {
     members: &'a [StackMember<'a>],
     device_name: ComputeDevice,
     start: Instant,
+    /// Activation values one example makes in one member (bounds the rows evaluated at once).
+    activations_per_example: usize,
 }
 
 impl<'a, B, M> StackLoop<'a, B, M>
@@ -175,7 +181,18 @@ where
             members,
             device_name,
             start,
+            activations_per_example: 1,
         }
+    }
+
+    fn with_activations_per_example(mut self, values: usize) -> Self {
+        self.activations_per_example = values;
+        self
+    }
+
+    /// Rows evaluated per forward pass of `model`.
+    fn eval_rows<MI: StackedClassifier<B::InnerBackend>>(&self, model: &MI) -> usize {
+        eval_chunk_rows(model.members(), self.activations_per_example)
     }
 
     /// Epoch-end metrics of the members `ids` (a subset of the active ones) as the stack stands now.
@@ -195,8 +212,9 @@ where
             model = model.retain_members(&rows);
         }
         let classes = self.data.num_classes;
+        let chunk_rows = self.eval_rows(&model);
         let evaluate = |split: &DeviceSplit<B::InnerBackend>| {
-            predict_stacked_logits(&model, split)
+            predict_stacked_logits(&model, split, chunk_rows)
                 .iter()
                 .map(|logits| evaluate_logits(logits, &split.labels, classes))
                 .collect::<Vec<_>>()
@@ -331,12 +349,13 @@ where
             return;
         }
         let model = self.engine.model().valid().retain_members(&rows);
-        let test = predict_stacked_logits(&model, &self.splits.test);
+        let chunk_rows = self.eval_rows(&model);
+        let test = predict_stacked_logits(&model, &self.splits.test, chunk_rows);
         let val = self
             .splits
             .validation
             .as_ref()
-            .map(|v| predict_stacked_logits(&model, v));
+            .map(|v| predict_stacked_logits(&model, v, chunk_rows));
         for (i, &row) in rows.iter().enumerate() {
             let id = self.engine.active()[row];
             records[id].add_snapshot(&test[i], val.as_ref().map(|v| &v[i][..]));
