@@ -296,4 +296,36 @@ mod tests {
         check_partition(&refs, &spread);
         assert_eq!(sizes(&spread, "mlp"), vec![16; 16]);
     }
+
+    #[test]
+    fn resnets_stack_on_cuda_and_when_asked_but_train_alone_on_the_cpu_by_default() {
+        let text = r#"
+[grid]
+task = ["fashion10k"]
+arch = ["resnet:depth=8,width=16"]
+policy = ["constant", "cosine"]
+base_lr = [0.01, 0.1, 1.0]
+seed = [0, 1]
+data_seed = [0]
+"#;
+        let path = std::path::Path::new("resnets.toml");
+        let runs = crate::recipe::parse(text, path, "resnets").unwrap().runs;
+        let refs: Vec<&RunSpec> = runs.iter().collect();
+        let sizes = |options: &StackOptions, device| -> Vec<usize> {
+            let stacks = form_stacks(&refs, options, device).unwrap();
+            check_partition(&refs, &stacks);
+            stacks.iter().map(Vec::len).collect()
+        };
+        let automatic = StackOptions::default();
+        assert_eq!(sizes(&automatic, ComputeDevice::Cpu), vec![1; 12]);
+        // About 152 MiB a member at batch 128: the default 2048 MiB holds all 12.
+        assert_eq!(sizes(&automatic, ComputeDevice::Cuda(0)), vec![12]);
+        let small_budget = StackOptions::new(None, 600).unwrap();
+        assert_eq!(sizes(&small_budget, ComputeDevice::Cuda(0)), vec![3; 4]);
+        let asked = StackOptions::new(Some(4), 2048).unwrap();
+        assert_eq!(sizes(&asked, ComputeDevice::Cpu), vec![4; 3]);
+        let over = StackOptions::new(Some(5), 600).unwrap();
+        let err = form_stacks(&refs, &over, ComputeDevice::Cpu).unwrap_err();
+        assert!(err.to_string().contains("--stack 3 or less"), "{err}");
+    }
 }
