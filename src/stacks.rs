@@ -21,9 +21,10 @@ pub const AUTO_MAX_MEMBERS_ACCELERATOR: usize = 64;
 
 /// Members of a stack of `arch` on `device` when no cap is given: stack only where it is faster.
 /// On the CPU that is the MLP (batched matmul); grouped convolutions cost as much per member as
-/// separate ones there (measured: 8 stacked MNIST-1D CNNs 768 model-steps/s against 1068 alone), so
-/// convolutional runs train alone unless `--stack` asks. On an accelerator every stackable
-/// architecture stacks (small models leave a GPU idle).
+/// separate ones there (measured: 8 stacked MNIST-1D CNNs 768 model-steps/s against 1068 alone;
+/// ResNet-8: see the README's Performance section), so convolutional runs train alone unless
+/// `--stack` or the recipe's `stack` asks. On an accelerator every stackable architecture stacks
+/// (small models leave a GPU idle).
 fn auto_members(arch: &Arch, device: ComputeDevice) -> usize {
     match (device, arch) {
         (ComputeDevice::Cuda(_), _) => AUTO_MAX_MEMBERS_ACCELERATOR,

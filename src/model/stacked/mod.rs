@@ -1,6 +1,7 @@
 //! Stacked models: K models of one architecture trained as one, every parameter with a leading member
-//! dimension K (batched matmul for linear layers, grouped convolutions for convolutions). Member k of
-//! a stack computes exactly what the same model trained alone computes; members never mix.
+//! dimension K (batched matmul for linear layers, grouped convolutions for convolutions, batch norm per
+//! member). Member k of a stack computes exactly what the same model trained alone computes; members
+//! never mix.
 
 mod batch_norm;
 mod cnn1d;
