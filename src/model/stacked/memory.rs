@@ -44,7 +44,7 @@ pub fn activations_per_example(arch: &Arch, input_shape: &[usize], num_classes: 
 /// per block the residual sum. Convolution outputs and normalised values are freed as the next
 /// operation consumes them, and im2col matrices are per batch chunk, not per example. Measured
 /// (ResNet-8, width 16, `[1, 28, 28]`, batch 128, peak RSS of stacks of 1, 2 and 4): about 100 MiB
-/// per member, against 159 MiB from [`member_bytes`].
+/// per member, against 152 MiB from [`member_bytes`].
 fn resnet_activations(side: [usize; 2], depth: usize, width: usize) -> usize {
     let mut total = 0;
     let [mut h, mut w] = side;
