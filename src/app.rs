@@ -58,10 +58,11 @@ fn load_plan(recipe: Option<&Path>) -> Result<Plan> {
     }
 }
 
-/// Validate `--stack` / `--stack-memory` / `--jobs`.
-fn stack_options(args: &StackArgs) -> Result<(StackOptions, Jobs)> {
+/// Validate `--stack` / `--stack-memory` / `--jobs`; the flags override the recipe's `[train]
+/// stack` / `stack_memory_mib`.
+fn stack_options(args: &StackArgs, plan: &Plan) -> Result<(StackOptions, Jobs)> {
     Ok((
-        StackOptions::new(args.stack, args.stack_memory)?,
+        StackOptions::resolve(args.stack, args.stack_memory, &plan.stacking)?,
         Jobs::new(args.jobs)?,
     ))
 }
@@ -96,7 +97,7 @@ fn pipeline(args: PipelineArgs, quiet: bool) -> Result<()> {
     let root = &args.output.root;
     let mut plan = load_plan_at(args.recipe.as_deref(), root)?;
     let device = parse_device(&args.device)?;
-    let (stacking, jobs) = stack_options(&args.stacking)?;
+    let (stacking, jobs) = stack_options(&args.stacking, &plan)?;
     // Check every output location before the long work starts, creating none: each stage creates
     // its own when it writes.
     device.check_available()?;
@@ -127,7 +128,7 @@ fn generate_command(args: GenerateArgs, quiet: bool) -> Result<()> {
         None => Shard::from_slurm(|k| std::env::var(k).ok())?,
     };
     let device = parse_device(&args.device)?;
-    let (stacking, jobs) = stack_options(&args.stacking)?;
+    let (stacking, jobs) = stack_options(&args.stacking, &plan)?;
     generate_rounds(&mut plan, root, shard, device, &stacking, jobs, quiet)
 }
 
@@ -284,7 +285,7 @@ fn plan_command(args: PlanArgs) -> Result<()> {
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let device = parse_device(&args.device)?;
     // --jobs only splits stacks between workers; the plan's stacks are those of one worker.
-    let (stacking, _jobs) = stack_options(&args.stacking)?;
+    let (stacking, _jobs) = stack_options(&args.stacking, &plan)?;
     if args.sample == 0 {
         return Err(Error::BadArgument {
             flag: "--sample".into(),

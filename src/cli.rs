@@ -270,16 +270,20 @@ pub struct StackArgs {
     /// Most runs trained together as one stacked model. Runs that differ only in seed, LR policy,
     /// momentum and weight decay (same task, architecture, batch size, epochs, data seed and
     /// optimizer) are stacked: each keeps its own result, identical within float rounding to
-    /// training it alone. Default: where stacking is faster — MLPs on the CPU (32 per stack), every
-    /// stackable architecture on CUDA (64) — within --stack-memory. 1 trains every run alone.
-    /// The ResNet is always trained alone.
+    /// training it alone. 1 trains every run alone. Default: the recipe's `[train] stack`, else
+    /// where stacking is faster — MLPs on the CPU (32 per stack), every architecture on CUDA (64) —
+    /// within the memory budget. Picking K from a budget: K = budget ÷ one member's need (see
+    /// --stack-memory); a K whose stacks would not fit is refused, naming the largest that does,
+    /// and `lrcast plan` shows the stacks a K forms.
     #[arg(long, value_name = "K")]
     pub stack: Option<usize>,
-    /// Memory one stack may use, in MiB. A member needs about 4 bytes × (6 × its parameters +
-    /// 2 × batch size × its activations per example); the stack size is the budget divided by
-    /// that (at least 1). An explicit --stack above it is refused.
-    #[arg(long, value_name = "MIB", default_value_t = crate::stacks::DEFAULT_MEMORY_BUDGET_MIB)]
-    pub stack_memory: u64,
+    /// Memory one stack may use, in MiB [default: the recipe's `[train] stack_memory_mib`, else
+    /// 2048]. A member needs about 4 bytes × (6 × its parameters + 2 × batch size × its
+    /// activations per example) — ResNet-8 of width 16 on 28×28 images at batch 128 about 150 MiB,
+    /// an MNIST-1D MLP 100-100 about 1 MiB; stacks formed automatically hold the budget divided by
+    /// that (at least 1).
+    #[arg(long, value_name = "MIB")]
+    pub stack_memory: Option<u64>,
     /// Workers training at once in this process, each on its share of the cores. Workers claim
     /// each run before training it (datasets/corpus/NAME/claims/), so they never train a run twice
     /// — nor do other `generate` processes on this corpus, here or on machines sharing it. A claim

@@ -6,7 +6,7 @@ use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
 use crate::model::Arch;
 use crate::model::stacked::{is_stackable, memory::member_bytes};
-use crate::recipe::RunSpec;
+use crate::recipe::{RecipeStacking, RunSpec};
 use crate::train::stack_run::shared_settings;
 
 /// Members of an MLP stack on the CPU when no size is given: measured on 2 cores (MNIST-1D MLP
@@ -21,9 +21,10 @@ pub const AUTO_MAX_MEMBERS_ACCELERATOR: usize = 64;
 
 /// Members of a stack of `arch` on `device` when no cap is given: stack only where it is faster.
 /// On the CPU that is the MLP (batched matmul); grouped convolutions cost as much per member as
-/// separate ones there (measured: 8 stacked MNIST-1D CNNs 768 model-steps/s against 1068 alone), so
-/// convolutional runs train alone unless `--stack` asks. On an accelerator every stackable
-/// architecture stacks (small models leave a GPU idle).
+/// separate ones there (measured: 8 stacked MNIST-1D CNNs 768 model-steps/s against 1068 alone;
+/// ResNet-8: see the README's Performance section), so convolutional runs train alone unless
+/// `--stack` or the recipe's `stack` asks. On an accelerator every stackable architecture stacks
+/// (small models leave a GPU idle).
 fn auto_members(arch: &Arch, device: ComputeDevice) -> usize {
     match (device, arch) {
         (ComputeDevice::Cuda(_), _) => AUTO_MAX_MEMBERS_ACCELERATOR,
@@ -43,6 +44,9 @@ pub struct StackOptions {
     pub max_members: Option<usize>,
     /// Memory a stack may use, MiB (`--stack-memory`).
     pub memory_budget_mib: u64,
+    /// `max_members` came from the recipe (`train.stack`), not the command line: messages name
+    /// the key.
+    pub max_members_from_recipe: bool,
 }
 
 impl Default for StackOptions {
@@ -50,11 +54,30 @@ impl Default for StackOptions {
         Self {
             max_members: None,
             memory_budget_mib: DEFAULT_MEMORY_BUDGET_MIB,
+            max_members_from_recipe: false,
         }
     }
 }
 
 impl StackOptions {
+    /// Options from the command line where given (`--stack`, `--stack-memory`, validated as in
+    /// [`StackOptions::new`]), else from the recipe (`[train] stack`, `stack_memory_mib`, validated
+    /// with the plan), else the defaults.
+    pub fn resolve(
+        max_members: Option<usize>,
+        memory_budget_mib: Option<u64>,
+        recipe: &RecipeStacking,
+    ) -> Result<Self> {
+        let memory = memory_budget_mib
+            .or(recipe.memory_budget_mib)
+            .unwrap_or(DEFAULT_MEMORY_BUDGET_MIB);
+        let options = Self::new(max_members.or(recipe.max_members), memory)?;
+        Ok(Self {
+            max_members_from_recipe: max_members.is_none() && recipe.max_members.is_some(),
+            ..options
+        })
+    }
+
     /// Options from the command line: `--stack 0` and a zero budget are refused.
     pub fn new(max_members: Option<usize>, memory_budget_mib: u64) -> Result<Self> {
         if max_members == Some(0) {
@@ -76,6 +99,7 @@ impl StackOptions {
         Ok(Self {
             max_members,
             memory_budget_mib,
+            max_members_from_recipe: false,
         })
     }
 }
@@ -186,13 +210,17 @@ pub fn form_stacks_spread<'a>(
             Some(k) => {
                 let wanted = k.min(members.len());
                 if wanted > fits {
+                    let size = match options.max_members_from_recipe {
+                        true => "train.stack",
+                        false => "--stack",
+                    };
                     return Err(Error::BadArgument {
-                        flag: "--stack".into(),
+                        flag: size.into(),
                         value: k.to_string(),
                         message: format!(
                             "a stack of {wanted} `{}` runs on `{}` at batch {} needs about {} MiB, over \
-                             the memory budget of {} MiB; pass --stack {fits} or less, or raise \
-                             --stack-memory",
+                             the memory budget of {} MiB; make {size} {fits} or less, or raise the \
+                             budget (--stack-memory, or train.stack_memory_mib in the recipe)",
                             first.arch.spec_string(),
                             first.task.spec_string(),
                             first.settings.batch_size,
@@ -268,5 +296,37 @@ mod tests {
             form_stacks_spread(&refs, &StackOptions::default(), ComputeDevice::Cpu, 4).unwrap();
         check_partition(&refs, &spread);
         assert_eq!(sizes(&spread, "mlp"), vec![16; 16]);
+    }
+
+    #[test]
+    fn resnets_stack_on_cuda_and_when_asked_but_train_alone_on_the_cpu_by_default() {
+        let text = r#"
+[grid]
+task = ["fashion10k"]
+arch = ["resnet:depth=8,width=16"]
+policy = ["constant", "cosine"]
+base_lr = [0.01, 0.1, 1.0]
+seed = [0, 1]
+data_seed = [0]
+"#;
+        let path = std::path::Path::new("resnets.toml");
+        let runs = crate::recipe::parse(text, path, "resnets").unwrap().runs;
+        let refs: Vec<&RunSpec> = runs.iter().collect();
+        let sizes = |options: &StackOptions, device| -> Vec<usize> {
+            let stacks = form_stacks(&refs, options, device).unwrap();
+            check_partition(&refs, &stacks);
+            stacks.iter().map(Vec::len).collect()
+        };
+        let automatic = StackOptions::default();
+        assert_eq!(sizes(&automatic, ComputeDevice::Cpu), vec![1; 12]);
+        // About 152 MiB a member at batch 128: the default 2048 MiB holds all 12.
+        assert_eq!(sizes(&automatic, ComputeDevice::Cuda(0)), vec![12]);
+        let small_budget = StackOptions::new(None, 600).unwrap();
+        assert_eq!(sizes(&small_budget, ComputeDevice::Cuda(0)), vec![3; 4]);
+        let asked = StackOptions::new(Some(4), 2048).unwrap();
+        assert_eq!(sizes(&asked, ComputeDevice::Cpu), vec![4; 3]);
+        let over = StackOptions::new(Some(5), 600).unwrap();
+        let err = form_stacks(&refs, &over, ComputeDevice::Cpu).unwrap_err();
+        assert!(err.to_string().contains("--stack 3 or less"), "{err}");
     }
 }

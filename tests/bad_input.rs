@@ -412,6 +412,42 @@ fn a_stack_of_zero_runs() {
 }
 
 #[test]
+fn a_recipe_stack_of_zero_runs_or_no_memory() {
+    for (key, needles) in [
+        ("stack = 0", ["train.stack", "at least one member"]),
+        ("stack = -3", ["train.stack", "stack = 1"]),
+        (
+            "stack_memory_mib = 0",
+            ["train.stack_memory_mib", "positive"],
+        ),
+        ("stack_memory_mib = -1", ["train.stack_memory_mib", "2048"]),
+    ] {
+        rejects(
+            &tiny_with("epochs = 3", &format!("epochs = 3\n{key}")),
+            &needles,
+        );
+    }
+    rejects(
+        &tiny_with("epochs = 3", "epochs = 3\nstack = \"all\""),
+        &["bad.toml", "stack"],
+    );
+}
+
+#[test]
+fn a_recipe_stack_over_the_memory_budget() {
+    // As below, with the size and the budget from the recipe.
+    rejects(
+        &tiny_with("mlp:hidden=32", "mlp:hidden=256")
+            .replace("epochs = 3", "epochs = 3\nstack = 12\nstack_memory_mib = 1"),
+        &[
+            "train.stack 12",
+            "memory budget of 1 MiB",
+            "train.stack 1 or less",
+        ],
+    );
+}
+
+#[test]
 fn a_stack_over_the_memory_budget() {
     // One 256-unit member needs about 0.5 MiB at batch 32: a budget of 1 MiB holds one.
     rejects_args(
@@ -420,7 +456,7 @@ fn a_stack_over_the_memory_budget() {
         &[
             "--stack 12",
             "memory budget of 1 MiB",
-            "--stack 1 or less",
+            "make --stack 1 or less",
             "mlp:hidden=256",
         ],
     );

@@ -409,45 +409,98 @@ fn generate_is_deterministic_for_a_recipe() {
     assert_eq!(results[0], results[1]);
 }
 
-#[test]
-fn stacked_and_alone_generate_the_same_corpus() {
-    let mut tables = Vec::new();
-    for stack in ["1", "5"] {
-        let dir = tempfile::tempdir().unwrap();
-        let recipe = write(dir.path(), "tiny.toml", TINY_RECIPE);
-        let args = ["-q", "generate", recipe.to_str().unwrap(), "--stack", stack];
-        let out = lrcast(dir.path(), &args);
-        assert!(out.status.success(), "{}", stderr(&out));
-        let table =
-            CorpusTable::from_dataframe(&CorpusStore::new(dir.path(), "tiny").scan().unwrap())
-                .unwrap();
-        let mut rows: Vec<(String, f64, f64, f64)> = table
-            .text("run_id")
-            .unwrap()
-            .iter()
-            .zip(table.values("top1").unwrap())
-            .zip(table.values("train_loss").unwrap())
-            .zip(table.values("stack_size").unwrap())
-            .map(|(((id, top1), loss), size)| (id.clone(), top1, loss, size))
-            .collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        tables.push(rows);
-    }
-    let (alone, stacked) = (&tables[0], &tables[1]);
-    assert_eq!(alone.len(), 12);
+/// Per run: id, top-1, final training loss, stack size, diverged (1 or 0).
+type ResultRow = (String, f64, f64, f64, f64);
+
+/// `generate` of `recipe_text` (experiment `name`) with `args` in a fresh directory: per run (by
+/// id) its results.
+fn generated_rows(recipe_text: &str, name: &str, args: &[&str]) -> Vec<ResultRow> {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write(dir.path(), "recipe.toml", recipe_text);
+    let mut all = vec!["-q", "generate", recipe.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = lrcast(dir.path(), &all);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table =
+        CorpusTable::from_dataframe(&CorpusStore::new(dir.path(), name).scan().unwrap()).unwrap();
+    let mut rows: Vec<ResultRow> = table
+        .text("run_id")
+        .unwrap()
+        .iter()
+        .zip(table.values("top1").unwrap())
+        .zip(table.values("train_loss").unwrap())
+        .zip(table.values("stack_size").unwrap())
+        .zip(table.values("diverged").unwrap())
+        .map(|((((id, top1), loss), size), diverged)| (id.clone(), top1, loss, size, diverged))
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
+/// The same runs alone and stacked: same ids and, within float rounding, the same results.
+fn assert_same_results(alone: &[ResultRow], stacked: &[ResultRow], sizes: (f64, f64)) {
+    assert_eq!(alone.len(), stacked.len());
     for (a, s) in alone.iter().zip(stacked) {
         assert_eq!(a.0, s.0, "same run ids");
-        assert_eq!(
-            (a.3, s.3),
-            (1.0, 4.0),
-            "12 runs in stacks of at most 5: three of 4"
-        );
+        assert_eq!(a.4, s.4, "diverged {a:?} vs {s:?}");
+        assert_eq!((a.3, s.3), sizes, "stack sizes");
         assert!((a.1 - s.1).abs() <= 0.01, "top-1 {a:?} vs {s:?}");
         assert!(
             (a.2 - s.2).abs() <= 1e-3 * (1.0 + a.2.abs()) || (a.2.is_nan() && s.2.is_nan()),
             "final train loss {a:?} vs {s:?}"
         );
     }
+}
+
+#[test]
+fn stacked_and_alone_generate_the_same_corpus() {
+    let keyed = TINY_RECIPE.replace("epochs = 3", "epochs = 3\nstack = 5");
+    let alone = generated_rows(TINY_RECIPE, "tiny", &["--stack", "1"]);
+    let stacked = generated_rows(TINY_RECIPE, "tiny", &["--stack", "5"]);
+    assert_eq!(alone.len(), 12);
+    // 12 runs in stacks of at most 5: three of 4.
+    assert_same_results(&alone, &stacked, (1.0, 4.0));
+    assert_eq!(
+        generated_rows(&keyed, "tiny", &[]),
+        stacked,
+        "the recipe's stack size stacks as the flag does"
+    );
+}
+
+/// Tiny ResNets (batch norm) on 256 Fashion-MNIST images; LR 1e4 diverges.
+const TINY_RESNET_RECIPE: &str = r#"
+name = "tiny-resnet"
+[grid]
+task = ["fashion10k:train_size=256,test_size=128"]
+arch = ["resnet:depth=8,width=2"]
+policy = ["constant", "cosine"]
+base_lr = [0.01, 0.1, 1e4]
+batch_size = [32]
+seed = [0, 1]
+data_seed = [0]
+[train]
+epochs = 2
+validation = 0.25
+[fit]
+holdout = []
+"#;
+
+#[test]
+fn stacked_and_alone_resnets_generate_the_same_corpus() {
+    let alone = generated_rows(TINY_RESNET_RECIPE, "tiny-resnet", &["--stack", "1"]);
+    // On the CPU ResNets train alone unless a size is asked for.
+    assert_eq!(
+        generated_rows(TINY_RESNET_RECIPE, "tiny-resnet", &[]),
+        alone
+    );
+    let stacked = generated_rows(TINY_RESNET_RECIPE, "tiny-resnet", &["--stack", "12"]);
+    assert_eq!(alone.len(), 12);
+    let diverged = alone.iter().filter(|r| r.4 == 1.0).count();
+    assert_eq!(
+        diverged, 4,
+        "the runs at LR 1e4 diverge and leave the stack"
+    );
+    assert_same_results(&alone, &stacked, (1.0, 12.0));
 }
 
 #[test]

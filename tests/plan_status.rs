@@ -51,6 +51,60 @@ fn plan_prints_the_counts_and_the_estimate_and_writes_nothing() {
     assert_eq!(entries_under(dir.path()), ["tiny.toml"]);
 }
 
+/// Run ids and stack sizes of `plan --json` on `recipe_text` with `args`.
+fn ids_and_stacks(recipe_text: &str, args: &[&str]) -> (Vec<String>, Vec<u64>) {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write(dir.path(), "tiny.toml", recipe_text);
+    let mut all = vec![
+        "plan",
+        recipe.to_str().unwrap(),
+        "--json",
+        "--sample",
+        "100",
+    ];
+    all.extend_from_slice(args);
+    let plan = json(dir.path(), &all);
+    let ids = plan["sample"].as_array().unwrap().iter();
+    let sizes = plan["stacks"]["sizes"].as_array().unwrap().iter();
+    (
+        ids.map(|r| r["run_id"].as_str().unwrap().to_string())
+            .collect(),
+        sizes
+            .flat_map(|s| {
+                let count = s["stacks"].as_u64().unwrap() as usize;
+                std::iter::repeat_n(s["size"].as_u64().unwrap(), count)
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn the_recipe_sets_the_stack_size_and_budget_and_the_flags_override_it() {
+    let keyed = |keys: &str| TINY_RECIPE.replace("epochs = 3", &format!("epochs = 3\n{keys}"));
+    let (ids, automatic) = ids_and_stacks(TINY_RECIPE, &[]);
+    assert_eq!((ids.len(), automatic), (12, vec![12]));
+    // 12 runs by at most 5: three stacks of 4; the run ids do not change.
+    let (keyed_ids, sizes) = ids_and_stacks(&keyed("stack = 5"), &[]);
+    assert_eq!((&keyed_ids, sizes), (&ids, vec![4, 4, 4]));
+    assert_eq!(
+        ids_and_stacks(&keyed("stack = 5"), &["--stack", "12"]).1,
+        [12]
+    );
+    assert_eq!(
+        ids_and_stacks(&keyed("stack = 5"), &["--stack", "1"]).1,
+        [1; 12]
+    );
+    // One 256-unit member needs about 0.5 MiB at batch 32: a budget of 1 MiB holds one, and the
+    // flag overrides the recipe's budget.
+    let wide = |text: String| text.replace("mlp:hidden=32", "mlp:hidden=256");
+    let (wide_ids, sizes) = ids_and_stacks(&wide(TINY_RECIPE.into()), &[]);
+    assert_eq!(sizes, [12]);
+    let budget = wide(keyed("stack_memory_mib = 1"));
+    let (budget_ids, sizes) = ids_and_stacks(&budget, &[]);
+    assert_eq!((&budget_ids, sizes), (&wide_ids, vec![1; 12]));
+    assert_eq!(ids_and_stacks(&budget, &["--stack-memory", "64"]).1, [12]);
+}
+
 #[test]
 fn plan_json_parses_with_its_fields() {
     let dir = tempfile::tempdir().unwrap();

@@ -68,49 +68,81 @@ impl<B: Backend> BatchNorm2d<B> {
     /// Normalise with batch statistics (and update the running ones) on an autodiff backend;
     /// with the running statistics otherwise. Shapes: `[n, c, h, w]` → `[n, c, h, w]`.
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let [n, c, h, w] = x.dims();
-        let x = x.reshape([n * c, h * w]);
-        let y = if B::ad_enabled(&x.device()) {
-            self.forward_train(x, n, c, n * h * w)
+        if B::ad_enabled(&x.device()) {
+            let (y, mean, var) =
+                normalize_with_batch_statistics(x, self.gamma.val(), self.beta.val());
+            update_running_average(&self.running_mean, mean);
+            update_running_average(&self.running_var, var);
+            y
         } else {
-            let scale = self.gamma.val() / self.running_var.value().add_scalar(EPSILON).sqrt();
-            let shift = self.beta.val() - self.running_mean.value() * scale.clone();
-            x * rows(scale, n) + rows(shift, n)
-        };
-        y.reshape([n, c, h, w])
+            normalize_with_running_statistics(
+                x,
+                self.gamma.val(),
+                self.beta.val(),
+                self.running_mean.value(),
+                self.running_var.value(),
+            )
+        }
     }
+}
 
-    /// `x: [n·c, h·w]`; `count = n·h·w` values per channel.
-    fn forward_train(&self, x: Tensor<B, 2>, n: usize, c: usize, count: usize) -> Tensor<B, 2> {
-        // Mean of per-row means = per-channel mean (all rows have h·w values).
-        let channel_mean = |t: Tensor<B, 2>| t.mean_dim(1).reshape([n, c]).mean_dim(0);
-        let mean = channel_mean(x.clone());
-        let centered = x - rows(mean.clone(), n);
-        // Biased variance normalises, as in PyTorch; two-pass for accuracy.
-        let var = channel_mean(centered.clone().square());
-        let scale = self.gamma.val().reshape([1, c]) / var.clone().add_scalar(EPSILON).sqrt();
-        let y = centered * rows(scale, n) + rows(self.beta.val(), n);
+/// Batch norm of `x: [n, c, h, w]` with per-channel `gamma`, `beta` `[c]` and the statistics of this
+/// batch (training mode) → (`[n, c, h, w]`, the batch mean `[c]`, the unbiased batch variance `[c]`,
+/// both detached: what the running averages take in, as PyTorch does).
+pub fn normalize_with_batch_statistics<B: Backend>(
+    x: Tensor<B, 4>,
+    gamma: Tensor<B, 1>,
+    beta: Tensor<B, 1>,
+) -> (Tensor<B, 4>, Tensor<B, 1>, Tensor<B, 1>) {
+    let [n, c, h, w] = x.dims();
+    let x = x.reshape([n * c, h * w]);
+    let count = n * h * w;
+    // Mean of per-row means = per-channel mean (all rows have h·w values).
+    let channel_mean = |t: Tensor<B, 2>| t.mean_dim(1).reshape([n, c]).mean_dim(0);
+    let mean = channel_mean(x.clone());
+    let centered = x - rows(mean.clone(), n);
+    // Biased variance normalises, as in PyTorch; two-pass for accuracy.
+    let var = channel_mean(centered.clone().square());
+    let scale = gamma.reshape([1, c]) / var.clone().add_scalar(EPSILON).sqrt();
+    let y = centered * rows(scale, n) + rows(beta, n);
 
-        // PyTorch's running variance uses the unbiased estimate (undefined for one value).
-        let unbias = if count > 1 {
-            count as f64 / (count - 1) as f64
-        } else {
-            1.0
-        };
-        let mean = mean.detach().reshape([c]);
-        let var = var.detach().reshape([c]).mul_scalar(unbias);
-        let update = |state: &RunningState<Tensor<B, 1>>, batch: Tensor<B, 1>| {
-            let old = state.value_sync().to_device(&batch.device());
-            state.update(
-                old.mul_scalar(1.0 - MOMENTUM)
-                    .add(batch.mul_scalar(MOMENTUM))
-                    .detach(),
-            );
-        };
-        update(&self.running_mean, mean);
-        update(&self.running_var, var);
-        y
-    }
+    // PyTorch's running variance uses the unbiased estimate (undefined for one value).
+    let unbias = if count > 1 {
+        count as f64 / (count - 1) as f64
+    } else {
+        1.0
+    };
+    let mean = mean.detach().reshape([c]);
+    let var = var.detach().reshape([c]).mul_scalar(unbias);
+    (y.reshape([n, c, h, w]), mean, var)
+}
+
+/// Batch norm of `x: [n, c, h, w]` with the running statistics `mean`, `var` and `gamma`, `beta`
+/// (all `[c]`; evaluation mode) → `[n, c, h, w]`.
+pub fn normalize_with_running_statistics<B: Backend>(
+    x: Tensor<B, 4>,
+    gamma: Tensor<B, 1>,
+    beta: Tensor<B, 1>,
+    mean: Tensor<B, 1>,
+    var: Tensor<B, 1>,
+) -> Tensor<B, 4> {
+    let [n, c, h, w] = x.dims();
+    let scale = gamma / var.add_scalar(EPSILON).sqrt();
+    let shift = beta - mean * scale.clone();
+    (x.reshape([n * c, h * w]) * rows(scale, n) + rows(shift, n)).reshape([n, c, h, w])
+}
+
+/// `running ← (1 − momentum)·running + momentum·batch` (PyTorch's convention, momentum 0.1).
+pub fn update_running_average<B: Backend, const D: usize>(
+    state: &RunningState<Tensor<B, D>>,
+    batch: Tensor<B, D>,
+) {
+    let old = state.value_sync().to_device(&batch.device());
+    state.update(
+        old.mul_scalar(1.0 - MOMENTUM)
+            .add(batch.mul_scalar(MOMENTUM))
+            .detach(),
+    );
 }
 
 #[cfg(test)]

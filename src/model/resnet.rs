@@ -37,7 +37,7 @@ pub fn is_valid_depth(depth: usize) -> bool {
 pub const MIN_SIDE: usize = 4;
 
 /// (stage width, stride of its first block) for stages 1..=3 of base width `width`.
-fn stages(width: usize) -> [(usize, usize); 3] {
+pub(crate) fn stages(width: usize) -> [(usize, usize); 3] {
     [(width, 1), (2 * width, 2), (4 * width, 2)]
 }
 
@@ -95,22 +95,32 @@ fn flat_weight<B: Backend>(conv: &Conv2d<B>) -> Tensor<B, 1> {
     w.reshape([n])
 }
 
+/// Name of a batch-normalised weight in the corpus: `stem.conv` (`block` None); for block `b` of
+/// stage `s + 1` (`block = Some((s, b))`, s = 0..3, b = 0..n) `stage{s+1}.block{b}.{part}`, part
+/// `conv1`, `conv2`, or `shortcut` where the block changes shape.
+pub fn bn_fed_weight_name(block: Option<(usize, usize)>, part: &str) -> String {
+    match block {
+        None => format!("stem.{part}"),
+        Some((s, b)) => format!("stage{}.block{b}.{part}", s + 1),
+    }
+}
+
 /// 1×1 conv → BN projection for shortcuts that change the shape.
 #[derive(Module, Debug)]
 pub struct Projection<B: Backend> {
-    conv: Conv2d<B>,
-    bn: BatchNorm2d<B>,
+    pub(crate) conv: Conv2d<B>,
+    pub(crate) bn: BatchNorm2d<B>,
 }
 
 /// Basic residual block. Shapes: `[batch, c_in, h, w]` → `[batch, c_out, ⌈h/s⌉, ⌈w/s⌉]`:
 /// ReLU(BN(conv3×3(ReLU(BN(conv3×3ₛ(x))))) + shortcut(x)).
 #[derive(Module, Debug)]
 pub struct BasicBlock<B: Backend> {
-    conv1: Conv2d<B>,
-    bn1: BatchNorm2d<B>,
-    conv2: Conv2d<B>,
-    bn2: BatchNorm2d<B>,
-    shortcut: Option<Projection<B>>,
+    pub(crate) conv1: Conv2d<B>,
+    pub(crate) bn1: BatchNorm2d<B>,
+    pub(crate) conv2: Conv2d<B>,
+    pub(crate) bn2: BatchNorm2d<B>,
+    pub(crate) shortcut: Option<Projection<B>>,
 }
 
 impl<B: Backend> BasicBlock<B> {
@@ -153,13 +163,13 @@ impl<B: Backend> BasicBlock<B> {
 /// pool `[batch, 4w]` → linear `[batch, classes]`.
 #[derive(Module, Debug)]
 pub struct ResNet<B: Backend> {
-    stem_conv: Conv2d<B>,
-    stem_bn: BatchNorm2d<B>,
+    pub(crate) stem_conv: Conv2d<B>,
+    pub(crate) stem_bn: BatchNorm2d<B>,
     /// `stages[s][b]`: block `b` of stage `s + 1`.
-    stages: Vec<Vec<BasicBlock<B>>>,
-    readout: Linear<B>,
+    pub(crate) stages: Vec<Vec<BasicBlock<B>>>,
+    pub(crate) readout: Linear<B>,
     /// One example's `[c, h, w]`, to undo the caller's flattening.
-    input_shape: [usize; 3],
+    pub(crate) input_shape: [usize; 3],
 }
 
 impl<B: Backend> ResNet<B> {
@@ -220,13 +230,15 @@ impl<B: Backend> Classifier<B> for ResNet<B> {
         self.readout.forward(pooled)
     }
 
-    /// Names: `stem.conv`; `stage{s}.block{b}.conv1`, `….conv2` and, where the block changes
-    /// shape, `….shortcut` (s = 1..=3, b = 0..n); in forward order.
+    /// Names: see [`bn_fed_weight_name`]; in forward order.
     fn bn_fed_weights(&self) -> Vec<(String, Tensor<B, 1>)> {
-        let mut out = vec![("stem.conv".to_string(), flat_weight(&self.stem_conv))];
+        let mut out = vec![(
+            bn_fed_weight_name(None, "conv"),
+            flat_weight(&self.stem_conv),
+        )];
         for (s, stage) in self.stages.iter().enumerate() {
             for (b, block) in stage.iter().enumerate() {
-                let name = |part: &str| format!("stage{}.block{b}.{part}", s + 1);
+                let name = |part| bn_fed_weight_name(Some((s, b)), part);
                 out.push((name("conv1"), flat_weight(&block.conv1)));
                 out.push((name("conv2"), flat_weight(&block.conv2)));
                 if let Some(p) = &block.shortcut {

@@ -9,7 +9,9 @@ pub mod shard;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-pub use plan::{FitSettings, HOLDOUT_HYPERPARAMETERS, PROTOCOL_NAMES, Plan, RunSpec};
+pub use plan::{
+    FitSettings, HOLDOUT_HYPERPARAMETERS, PROTOCOL_NAMES, Plan, RecipeStacking, RunSpec,
+};
 use raw::RawRecipe;
 use search::{SearchSettings, SearchState, Strategy};
 
@@ -285,6 +287,7 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
         import,
         search: search_state,
         search_settings: settings,
+        stacking: shared.stacking,
         expansion,
     })
 }
@@ -338,6 +341,45 @@ impl Plan {
 pub(crate) struct SharedTrain {
     /// The validation split, if any.
     pub validation: Option<plan::ValidationSplit>,
+    /// How runs are stacked (not part of any run's spec).
+    pub stacking: RecipeStacking,
+}
+
+/// `[train] stack` and `stack_memory_mib`: positive when given.
+fn validate_stacking(t: &raw::RawTrain, path: &Path) -> Result<RecipeStacking> {
+    let max_members = match t.stack {
+        None => None,
+        Some(k) if k >= 1 => Some(k as usize),
+        Some(k) => {
+            return Err(Error::recipe_value(
+                path,
+                "train.stack",
+                k,
+                "a stack has at least one member; write stack = 1 to train every run alone, or \
+                 leave the key out to size stacks automatically",
+            ));
+        }
+    };
+    let memory_budget_mib = match t.stack_memory_mib {
+        None => None,
+        Some(mib) if mib >= 1 => Some(mib as u64),
+        Some(mib) => {
+            return Err(Error::recipe_value(
+                path,
+                "train.stack_memory_mib",
+                mib,
+                format!(
+                    "the memory budget of a stack must be a positive number of MiB, e.g. {} \
+                     (the default when the key is left out)",
+                    crate::stacks::DEFAULT_MEMORY_BUDGET_MIB
+                ),
+            ));
+        }
+    };
+    Ok(RecipeStacking {
+        max_members,
+        memory_budget_mib,
+    })
 }
 
 fn validate_train(t: &raw::RawTrain, path: &Path) -> Result<SharedTrain> {
@@ -399,7 +441,10 @@ fn validate_train(t: &raw::RawTrain, path: &Path) -> Result<SharedTrain> {
             "must be in (0, 1], e.g. 0.5",
         ));
     }
-    Ok(SharedTrain { validation })
+    Ok(SharedTrain {
+        validation,
+        stacking: validate_stacking(t, path)?,
+    })
 }
 
 fn validate_fit(

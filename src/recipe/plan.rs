@@ -37,6 +37,20 @@ pub struct Plan {
     pub search_settings: super::search::SearchSettings,
     /// How drawn blocks are expanded into runs.
     pub(crate) expansion: super::Expansion,
+    /// How `generate` stacks runs unless the command line says otherwise (`[train] stack`,
+    /// `stack_memory_mib`).
+    pub stacking: RecipeStacking,
+}
+
+/// `[train] stack` and `stack_memory_mib`, validated: how runs are stacked unless `--stack` /
+/// `--stack-memory` say otherwise. Not part of any run's spec: a member's result does not depend
+/// on its stack, so these never change a run id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecipeStacking {
+    /// Most members per stack (≥ 1); `None`: sized automatically.
+    pub max_members: Option<usize>,
+    /// Memory one stack may use, MiB (≥ 1); `None`: the default budget.
+    pub memory_budget_mib: Option<u64>,
 }
 
 /// Validated `[fit]` settings.

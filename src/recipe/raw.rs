@@ -211,6 +211,11 @@ pub struct RawTrain {
     /// Test accuracy whose first attainment is recorded as `steps_to_target`.
     #[serde(default = "default_target_accuracy")]
     pub target_accuracy: f64,
+    /// Most runs trained together as one stacked model (`--stack` overrides it); not part of any
+    /// run's spec.
+    pub stack: Option<i64>,
+    /// Memory one stack may use, MiB (`--stack-memory` overrides it); not part of any run's spec.
+    pub stack_memory_mib: Option<i64>,
 }
 
 /// `[fit]`: predictor and holdout settings.
@@ -260,6 +265,8 @@ impl Default for RawTrain {
             trace_every: 0,
             divergence_factor: default_divergence_factor(),
             target_accuracy: default_target_accuracy(),
+            stack: None,
+            stack_memory_mib: None,
         }
     }
 }

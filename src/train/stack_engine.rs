@@ -16,6 +16,20 @@ use crate::model::stacked::StackedClassifier;
 /// activations of an evaluation).
 const EVAL_ROWS_TIMES_MEMBERS: usize = 16_384;
 
+/// Activation bytes one evaluation forward pass of a stack may hold (f32 values, all members).
+const EVAL_ACTIVATION_BYTES: usize = 256 << 20;
+
+/// Rows evaluated per forward pass of a stack of `members` whose models produce
+/// `activations_per_example` values per example (see
+/// [`crate::model::stacked::memory::activations_per_example`]): at most
+/// [`EVAL_ROWS_TIMES_MEMBERS`] row-members, within [`EVAL_ACTIVATION_BYTES`] (a ResNet on 28×28
+/// images makes about 150 000 values per example), at least 8 rows.
+pub fn eval_chunk_rows(members: usize, activations_per_example: usize) -> usize {
+    let members = members.max(1);
+    let by_memory = EVAL_ACTIVATION_BYTES / (4 * members * activations_per_example.max(1));
+    (EVAL_ROWS_TIMES_MEMBERS / members).min(by_memory).max(8)
+}
+
 /// What one step of a stack found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StackStep {
@@ -262,16 +276,16 @@ where
     }
 }
 
-/// Logits of every member of `model` on every row of `split`: per member (stack order), row-major
-/// `[n, classes]` on the host.
+/// Logits of every member of `model` on every row of `split`, `chunk_rows` rows per forward pass
+/// (see [`eval_chunk_rows`]): per member (stack order), row-major `[n, classes]` on the host.
 pub fn predict_stacked_logits<B: Backend, M: StackedClassifier<B>>(
     model: &M,
     split: &DeviceSplit<B>,
+    chunk_rows: usize,
 ) -> Vec<Vec<f32>> {
     let members = model.members();
-    let chunk = (EVAL_ROWS_TIMES_MEMBERS / members).max(64);
     let mut out = vec![Vec::new(); members];
-    for x in split.row_chunks(chunk) {
+    for x in split.row_chunks(chunk_rows) {
         let logits: Vec<f32> = model
             .stacked_logits(x)
             .into_data()

@@ -1,6 +1,6 @@
 //! How much memory one member of a stack needs, to choose the stack size from a memory budget.
 
-use crate::model::{Arch, cnn1d, image_shape};
+use crate::model::{Arch, cnn1d, image_shape, resnet};
 
 /// Activation values one example produces in a training step of one model (layer outputs, kept for
 /// the backward pass), an upper estimate.
@@ -32,11 +32,35 @@ pub fn activations_per_example(arch: &Arch, input_shape: &[usize], num_classes: 
         }
         Arch::ResNet { depth, width } => {
             let [_, h, w] = image_shape(input_shape).unwrap_or([1, input_len, 1]);
-            // Per 3×3 conv: output, BN output, ReLU, im2col (9×); the widest stage dominates.
-            12 * depth * width * h * w
+            resnet_activations([h, w], *depth, *width)
         }
     };
     input_len + layers + 3 * num_classes
+}
+
+/// Activation values of one example in a training step of a ResNet-`depth` of base width `width` on
+/// images of `side` (the input itself is counted by the caller), walking its convolutions: per convolution + batch norm two values per
+/// output element kept for the backward pass (batch norm's centred values and the ReLU's output),
+/// per block the residual sum. Convolution outputs and normalised values are freed as the next
+/// operation consumes them, and im2col matrices are per batch chunk, not per example. Measured
+/// (ResNet-8, width 16, `[1, 28, 28]`, batch 128, peak RSS of stacks of 1, 2 and 4): about 100 MiB
+/// per member, against 152 MiB from [`member_bytes`].
+fn resnet_activations(side: [usize; 2], depth: usize, width: usize) -> usize {
+    let mut total = 0;
+    let [mut h, mut w] = side;
+    let mut conv_outputs = width * h * w;
+    let mut c_in = width;
+    for (c_out, stride) in resnet::stages(width) {
+        for block in 0..resnet::blocks_per_stage(depth) {
+            let stride = if block == 0 { stride } else { 1 };
+            (h, w) = (h.div_ceil(stride), w.div_ceil(stride));
+            let projected = stride != 1 || c_in != c_out;
+            conv_outputs += (2 + usize::from(projected)) * c_out * h * w;
+            total += c_out * h * w;
+            c_in = c_out;
+        }
+    }
+    total + 2 * conv_outputs
 }
 
 /// Bytes one member of a stack needs while training with batches of `batch_size`: its parameters,

@@ -1,7 +1,9 @@
 //! Stacked models: K models of one architecture trained as one, every parameter with a leading member
-//! dimension K (batched matmul for linear layers, grouped convolutions for convolutions). Member k of
-//! a stack computes exactly what the same model trained alone computes; members never mix.
+//! dimension K (batched matmul for linear layers, grouped convolutions for convolutions, batch norm per
+//! member). Member k of a stack computes exactly what the same model trained alone computes; members
+//! never mix.
 
+mod batch_norm;
 mod cnn1d;
 mod cnn2d;
 mod dense;
@@ -9,6 +11,7 @@ mod dropout;
 mod linear;
 pub mod memory;
 mod mlp;
+mod resnet;
 
 #[cfg(test)]
 mod tests;
@@ -20,8 +23,9 @@ use burn::tensor::{Int, Tensor, TensorData};
 pub use cnn1d::StackedCnn1d;
 pub use cnn2d::StackedCnn2d;
 pub use mlp::StackedMlp;
+pub use resnet::StackedResNet;
 
-use super::{Arch, cnn1d::Cnn1d, cnn2d::Cnn2d, image_shape, mlp::Mlp};
+use super::{Arch, cnn1d::Cnn1d, cnn2d::Cnn2d, image_shape, mlp::Mlp, resnet::ResNet};
 
 /// K classifiers of one architecture evaluated on one shared input.
 pub trait StackedClassifier<B: Backend>: Module<B> {
@@ -36,6 +40,13 @@ pub trait StackedClassifier<B: Backend>: Module<B> {
     /// the same, so an optimizer's state can follow with
     /// [`crate::train::ScheduledOptimizer::retain_members`].
     fn retain_members(self, keep: &[usize]) -> Self;
+
+    /// Every weight tensor that feeds a batch norm, per member: (name, `[members, numel]`
+    /// detached), names and order as [`crate::model::Classifier::bn_fed_weights`] of one member.
+    /// Empty for models without batch norm.
+    fn bn_fed_weights(&self) -> Vec<(String, Tensor<B, 2>)> {
+        Vec::new()
+    }
 }
 
 /// Work that runs on any trainable stacked classifier of backend `B`; see [`with_stacked_model`].
@@ -49,12 +60,12 @@ pub trait OnStackedModel<B: AutodiffBackend> {
         M::InnerModule: StackedClassifier<B::InnerBackend>;
 }
 
-/// Whether models of `arch` can be trained as a stack (the ResNet's batch norm is not stacked yet).
+/// Whether models of `arch` can be trained as a stack: every architecture today (the ResNet with
+/// batch norm per member); an architecture without a stacked form would train alone.
 pub fn is_stackable(arch: &Arch) -> bool {
-    matches!(
-        arch,
-        Arch::Mlp { .. } | Arch::Cnn1d { .. } | Arch::Cnn2d { .. }
-    )
+    match arch {
+        Arch::Mlp { .. } | Arch::Cnn1d { .. } | Arch::Cnn2d { .. } | Arch::ResNet { .. } => true,
+    }
 }
 
 /// Build one model of `arch` per seed of `seeds` (each exactly as [`super::with_model`] builds it
@@ -98,7 +109,14 @@ pub fn with_stacked_model<B: AutodiffBackend, W: OnStackedModel<B>>(
                 .collect();
             work.run(StackedCnn2d::from_members(&members))
         }
-        Arch::ResNet { .. } => panic!("{arch:?} cannot be stacked"),
+        Arch::ResNet { depth, width } => {
+            let shape = image_shape(input_shape).expect("checked");
+            let members: Vec<ResNet<B>> = seeds
+                .iter()
+                .map(|&seed| ResNet::new(shape, *depth, *width, num_classes, seed, device))
+                .collect();
+            work.run(StackedResNet::from_members(&members))
+        }
     }
 }
 
