@@ -879,7 +879,7 @@ fn lr_find(args: LrFindArgs, quiet: bool) -> Result<()> {
         Ok(path)
     };
     let csv = write("lr_find.csv", lrfind::to_csv(&result))?;
-    let svg = write("lr_find.svg", lrfind::plot_svg(&result, which)?)?;
+    let svg = write("lr_find.svg", lrfind::plot_svg(&result)?)?;
     let json = write("lr_find.json", predict::to_json(&result))?;
     let mut order: Vec<Suggestion> = vec![which];
     order.extend(Suggestion::ALL.iter().copied().filter(|s| *s != which));

@@ -204,7 +204,7 @@ pub struct LrFindArgs {
     /// Stop when the smoothed loss exceeds this multiple of its minimum.
     #[arg(long, default_value_t = 4.0)]
     pub diverge_factor: f64,
-    /// Suggestion marked in the plot and printed first: valley, steep, minimum or slide.
+    /// Suggestion printed first: valley, steep, minimum or slide (the plot marks every rule).
     #[arg(long, default_value = "valley")]
     pub suggestion: String,
     /// Rerun with this many seeds (seed, seed+1, …) and report the spread of every suggestion.

@@ -5,9 +5,8 @@ use plotters::prelude::*;
 
 use super::{Figure, LEGEND_HEIGHT, Mark, PALETTE, Section, WIDTH, legend_row, plot_error, titled};
 use crate::error::Result;
-use crate::lrfind::{RangeTestCurve, Suggestion, suggest};
+use crate::lrfind::{RangeTestCurve, RepeatedRangeTest, Suggestion, suggest};
 use crate::report::Report;
-use crate::report::lr_find::LrFind;
 
 /// Smoothed loss at `lr` by linear interpolation in log10 LR, clamped at the ends.
 fn loss_at(curve: &RangeTestCurve, lr: f64) -> Option<f64> {
@@ -44,9 +43,9 @@ fn mark(s: Suggestion, color: RGBColor) -> Mark {
     }
 }
 
-/// The figure.
-pub fn draw(found: &LrFind) -> Result<String> {
-    let r = &found.test;
+/// The figure of a (repeated) range test: `lrcast lr-find` writes it as lr_find.svg, and the report
+/// draws it from the lr_find.json it finds.
+pub fn draw(r: &RepeatedRangeTest) -> Result<String> {
     let smoothed = || {
         r.curves
             .iter()
@@ -173,6 +172,27 @@ pub fn figure(report: &Report) -> Result<Option<Figure>> {
             r.config.num_steps,
             r.curves.len()
         ),
-        draw(found)?,
+        draw(&found.test)?,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_interpolate_in_log_lr_and_clamp_at_the_ends() {
+        let curve = RangeTestCurve {
+            seed: 0,
+            num_steps: 10,
+            lrs: vec![1e-3, 1e-2, 1e-1],
+            losses: vec![2.0, 1.0, 3.0],
+            smoothed: vec![2.0, 1.0, 3.0],
+            stopped_early: false,
+        };
+        assert_eq!(loss_at(&curve, 1e-5), Some(2.0));
+        assert_eq!(loss_at(&curve, 1.0), Some(3.0));
+        let mid = loss_at(&curve, 10f64.powf(-1.5)).unwrap();
+        assert!((mid - 2.0).abs() < 1e-12, "{mid}");
+    }
 }
