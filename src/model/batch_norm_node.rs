@@ -1,5 +1,5 @@
 //! Batch norm in training on the CPU backend (`Autodiff<Flex>`, f32) as one autodiff node: the
-//! forward computes each channel's batch mean and variance and normalises (three passes over the
+//! forward computes each channel's batch mean and variance and normalises (two passes over the
 //! input), the backward computes the input, γ and β gradients (two passes) — where burn's generic
 //! element-wise ops took a dozen passes and 10–15 % of a ResNet step. Channels are independent
 //! parallel tasks, each summing in a fixed order, so results do not depend on the thread count.
@@ -13,7 +13,7 @@ use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, Shape, Tensor, TensorPrimitive, backend::Backend};
 use rayon::prelude::*;
 
-use super::flex::{Ad, cast, contiguous, f32s, flex_tensor, float, moved, register_grads};
+use super::flex::{Ad, cast, contiguous, f32s, filled, flex_tensor, float, moved, register_grads};
 
 /// Output of [`try_batch_norm_train`]: the normalised tensor and each channel's batch mean and
 /// biased variance (for the running statistics).
@@ -50,19 +50,6 @@ pub fn try_batch_norm_train<B: Backend>(
     })
 }
 
-/// Per channel of `x` (`[n, c, hw]` planes): the sum of `f(plane value)` over the batch,
-/// accumulated in f64 plane by plane.
-fn channel_sums(
-    x: &[f32],
-    [n, c, hw]: [usize; 3],
-    f: impl Fn(usize, &[f32]) -> f64 + Sync,
-) -> Vec<f64> {
-    (0..c)
-        .into_par_iter()
-        .map(|ch| (0..n).map(|s| f(ch, &x[(s * c + ch) * hw..][..hw])).sum())
-        .collect()
-}
-
 /// Σ f(a[i], b[i]) in 8 interleaved f32 partial sums (vectorises; fixed order), as f64.
 fn sum8(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     let mut acc = [0.0f32; 8];
@@ -92,33 +79,49 @@ fn forward_kernel(
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
     let [n, c, hw] = dims;
     let count = (n * hw) as f64;
-    let mean: Vec<f32> = channel_sums(x, dims, |_, p| sum8(p, p, |v, _| v))
-        .into_iter()
-        .map(|s| (s / count) as f32)
+    // One pass: sums of (x − k) and (x − k)² with k the channel's first value, so the
+    // difference of squares does not cancel when the mean is far from zero.
+    let moments: Vec<(f64, f64)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let k = x[ch * hw];
+            (0..n).fold((0.0, 0.0), |(s1, s2), s| {
+                let p = &x[(s * c + ch) * hw..][..hw];
+                (
+                    s1 + sum8(p, p, |v, _| v - k),
+                    s2 + sum8(p, p, |v, _| (v - k) * (v - k)),
+                )
+            })
+        })
         .collect();
-    let var: Vec<f32> = channel_sums(x, dims, |ch, p| {
-        let m = mean[ch];
-        sum8(p, p, |v, _| (v - m) * (v - m))
-    })
-    .into_iter()
-    .map(|s| (s / count) as f32)
-    .collect();
+    let (mean, var): (Vec<f32>, Vec<f32>) = moments
+        .iter()
+        .enumerate()
+        .map(|(ch, &(s1, s2))| {
+            let d = s1 / count;
+            (
+                (x[ch * hw] as f64 + d) as f32,
+                (s2 / count - d * d).max(0.0) as f32,
+            )
+        })
+        .unzip();
     let inv_std: Vec<f32> = var
         .iter()
         .map(|&v| (1.0 / (v as f64 + eps).sqrt()) as f32)
         .collect();
-    let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(hw)
-        .zip(x.par_chunks(hw))
-        .enumerate()
-        .for_each(|(i, (y, x))| {
-            let ch = i % c;
-            let scale = gamma[ch] * inv_std[ch];
-            let shift = beta[ch] - mean[ch] * scale;
-            for (y, x) in y.iter_mut().zip(x) {
-                *y = x * scale + shift;
-            }
-        });
+    let y = filled(x.len(), |y| {
+        y.par_chunks_mut(hw)
+            .zip(x.par_chunks(hw))
+            .enumerate()
+            .for_each(|(i, (y, x))| {
+                let ch = i % c;
+                let scale = gamma[ch] * inv_std[ch];
+                let shift = beta[ch] - mean[ch] * scale;
+                for (y, x) in y.iter_mut().zip(x) {
+                    y.write(x * scale + shift);
+                }
+            });
+    });
     (y, mean, var, inv_std)
 }
 
@@ -154,20 +157,20 @@ fn backward_kernel(
     let grad_beta: Vec<f32> = sums.iter().map(|s| s.0 as f32).collect();
     let grad_gamma: Vec<f32> = sums.iter().map(|s| s.1 as f32).collect();
     let grad_x = want_x.then(|| {
-        let mut gx = vec![0.0f32; x.len()];
-        gx.par_chunks_mut(hw)
-            .zip(x.par_chunks(hw).zip(gy.par_chunks(hw)))
-            .enumerate()
-            .for_each(|(i, (gx, (x, gy)))| {
-                let ch = i % c;
-                let (m, is) = (mean[ch], inv_std[ch]);
-                let k = gamma[ch] * is;
-                let (mb, mg) = (grad_beta[ch] / count, grad_gamma[ch] / count);
-                for ((d, &x), &g) in gx.iter_mut().zip(x).zip(gy) {
-                    *d = k * (g - mb - (x - m) * is * mg);
-                }
-            });
-        gx
+        filled(x.len(), |gx| {
+            gx.par_chunks_mut(hw)
+                .zip(x.par_chunks(hw).zip(gy.par_chunks(hw)))
+                .enumerate()
+                .for_each(|(i, (gx, (x, gy)))| {
+                    let ch = i % c;
+                    let (m, is) = (mean[ch], inv_std[ch]);
+                    let k = gamma[ch] * is;
+                    let (mb, mg) = (grad_beta[ch] / count, grad_gamma[ch] / count);
+                    for ((d, &x), &g) in gx.iter_mut().zip(x).zip(gy) {
+                        d.write(k * (g - mb - (x - m) * is * mg));
+                    }
+                });
+        })
     });
     (grad_x, grad_gamma, grad_beta)
 }

@@ -21,6 +21,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
+use crate::model::flex::filled;
 use crate::model::gemm::{Mat, gemm_parallelism, gemm_strided};
 
 /// Shapes and options of one 2-D convolution (1-D is height 1).
@@ -460,15 +461,6 @@ fn weight_from_rows(g: &ConvGeom, rows: &[f32]) -> Vec<f32> {
         }
     }
     weight
-}
-
-/// A vector of `len` elements, every one written by `fill` (which gets them uninitialised).
-fn filled(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
-    let mut v = Vec::with_capacity(len);
-    fill(&mut v.spare_capacity_mut()[..len]);
-    // SAFETY: `fill` wrote all `len` elements (each caller's loop covers its whole slice).
-    unsafe { v.set_len(len) };
-    v
 }
 
 /// Forward convolution: `x: [batch, c_in, h, w]`, `weight: [c_out, c_in/groups, kh, kw]`,
