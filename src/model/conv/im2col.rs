@@ -331,7 +331,9 @@ fn as_uninit(v: &mut [f32]) -> &mut [MaybeUninit<f32>] {
 }
 
 /// `x: [nb, c_in, h, w]` → `padded: [nb, h + 2·ph, w + 2·pw, c_in]`, zero outside the input.
-fn to_padded(g: &ConvGeom, x: &[f32], nb: usize, padded: &mut [f32]) {
+/// With column padding each sample is transposed whole into `tmp` (full 8×8 tiles, where row by
+/// row a 14- or 28-wide row would leave a scalar edge) and copied row by row.
+fn to_padded(g: &ConvGeom, x: &[f32], nb: usize, padded: &mut [f32], tmp: &mut Vec<f32>) {
     let (c, [h, w], [hp, wp], [ph, pw]) = (g.c_in, [g.h, g.w], g.padded_hw(), g.padding);
     for (s, dst) in padded.chunks_exact_mut(hp * wp * c).take(nb).enumerate() {
         let x = &x[s * c * h * w..][..c * h * w];
@@ -343,12 +345,18 @@ fn to_padded(g: &ConvGeom, x: &[f32], nb: usize, padded: &mut [f32]) {
             transpose(x, h * w, [c, h * w], dst, c, None);
             continue;
         }
+        let src: &[f32] = if c == 1 {
+            x
+        } else {
+            let t = scratch(tmp, h * w * c);
+            transpose(x, h * w, [c, h * w], as_uninit(t), c, None);
+            t
+        };
         for y in 0..h {
             let row = &mut dst[(ph + y) * wp * c..][..wp * c];
             row[..pw * c].fill(0.0);
             row[(pw + w) * c..].fill(0.0);
-            let row = as_uninit(&mut row[pw * c..][..w * c]);
-            transpose(&x[y * w..], h * w, [c, w], row, c, None);
+            copy(&mut row[pw * c..][..w * c], &src[y * w * c..][..w * c]);
         }
     }
 }
@@ -480,7 +488,7 @@ pub fn conv2d_forward(g: &ConvGeom, x: &[f32], weight: &[f32], bias: Option<&[f3
                 with_scratch(|sc| {
                     let n = x.len() / in_sample;
                     let padded = scratch(&mut sc.padded, n * hp * wp * g.c_in);
-                    to_padded(g, x, n, padded);
+                    to_padded(g, x, n, padded, &mut sc.rows);
                     let cols = scratch(&mut sc.cols, n * p * kt);
                     im2col(g, padded, n, cols);
                     // rows[q, o] = Σ_k cols[q, k] · w_rows[o, k], group by group.
@@ -686,7 +694,7 @@ fn backward_chunk(
     let cols = scratch(&mut sc.cols, width * kt);
     if !grad_w.is_empty() {
         // grad_w[o, k] += Σ_q grad_out[o, q] · cols[q, k], sample by sample and group by group.
-        to_padded(g, x, n, padded);
+        to_padded(g, x, n, padded, &mut sc.rows);
         im2col(g, padded, n, cols);
         for s in 0..n {
             for gi in 0..g.groups {
