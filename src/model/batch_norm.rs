@@ -10,14 +10,17 @@
 //! - it normalises through per-channel `[1, C, 1, 1]` broadcasts, which burn-flex runs on a slow
 //!   strided path: fwd+bwd on `[128, 16, 28, 28]` took 270 ms, ~1.3× a 3×3 16→16 convolution.
 //!
-//! This layer views the input as rows `[N·C, H·W]` and broadcasts per-row columns `[N·C, 1]`
+//! In training on the CPU backend the normalisation is one fused autodiff node
+//! ([`super::batch_norm_node`]); elsewhere this layer views the input as rows `[N·C, H·W]` and broadcasts per-row columns `[N·C, 1]`
 //! instead (≈ 20× faster per broadcast op on burn-flex), and updates the running variance as
 //! PyTorch does. Parameters and running statistics are named like burn's (`gamma`, `beta`,
 //! `running_mean`, `running_var`), and like burn's they sit behind an `Arc` shared by clones of
 //! the module (`.valid()` takes a snapshot), so training a clone moves the original's statistics.
 
 use burn::module::{Module, Param, RunningState};
-use burn::tensor::{Tensor, backend::Backend};
+use burn::tensor::{Tensor, TensorData, backend::Backend};
+
+use super::batch_norm_node::try_batch_norm_train;
 
 /// PyTorch's `BatchNorm2d` defaults.
 const EPSILON: f64 = 1e-5;
@@ -69,11 +72,7 @@ impl<B: Backend> BatchNorm2d<B> {
     /// with the running statistics otherwise. Shapes: `[n, c, h, w]` → `[n, c, h, w]`.
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         if B::ad_enabled(&x.device()) {
-            let (y, mean, var) =
-                normalize_with_batch_statistics(x, self.gamma.val(), self.beta.val());
-            update_running_average(&self.running_mean, mean);
-            update_running_average(&self.running_var, var);
-            y
+            self.forward_train(x, true)
         } else {
             normalize_with_running_statistics(
                 x,
@@ -84,19 +83,61 @@ impl<B: Backend> BatchNorm2d<B> {
             )
         }
     }
+
+    /// Training: batch statistics, through the fused CPU node when `fused` and the backend has it
+    /// ([`try_batch_norm_train`]), else through burn's tensor ops; updates the running statistics.
+    fn forward_train(&self, x: Tensor<B, 4>, fused: bool) -> Tensor<B, 4> {
+        let (y, mean, var) =
+            normalize_with_batch_statistics(x, self.gamma.val(), self.beta.val(), fused);
+        update_running_average(&self.running_mean, mean);
+        update_running_average(&self.running_var, var);
+        y
+    }
 }
 
 /// Batch norm of `x: [n, c, h, w]` with per-channel `gamma`, `beta` `[c]` and the statistics of this
 /// batch (training mode) → (`[n, c, h, w]`, the batch mean `[c]`, the unbiased batch variance `[c]`,
-/// both detached: what the running averages take in, as PyTorch does).
+/// both detached: what the running averages take in, as PyTorch does). With `fused`, the CPU
+/// backend's fused node does it ([`try_batch_norm_train`]); other backends use burn's tensor ops.
 pub fn normalize_with_batch_statistics<B: Backend>(
+    x: Tensor<B, 4>,
+    gamma: Tensor<B, 1>,
+    beta: Tensor<B, 1>,
+    fused: bool,
+) -> (Tensor<B, 4>, Tensor<B, 1>, Tensor<B, 1>) {
+    let [n, c, h, w] = x.dims();
+    let count = n * h * w;
+    let attempt = if fused {
+        try_batch_norm_train(x, gamma, beta, EPSILON)
+    } else {
+        Err((x, gamma, beta))
+    };
+    let (y, mean, var) = match attempt {
+        Ok(out) => {
+            let device = out.y.device();
+            let values = |v: Vec<f32>| Tensor::<B, 1>::from_data(TensorData::new(v, [c]), &device);
+            (out.y, values(out.mean), values(out.var))
+        }
+        Err((x, gamma, beta)) => normalize_with_tensor_ops(x, gamma, beta),
+    };
+    // PyTorch's running variance uses the unbiased estimate (undefined for one value).
+    let unbias = if count > 1 {
+        count as f64 / (count - 1) as f64
+    } else {
+        1.0
+    };
+    (y, mean.detach(), var.detach().mul_scalar(unbias))
+}
+
+/// Training batch norm through burn's tensor ops on the `[n·c, h·w]` view: the output, and each
+/// channel's batch mean and biased variance (`[c]`).
+fn normalize_with_tensor_ops<B: Backend>(
     x: Tensor<B, 4>,
     gamma: Tensor<B, 1>,
     beta: Tensor<B, 1>,
 ) -> (Tensor<B, 4>, Tensor<B, 1>, Tensor<B, 1>) {
     let [n, c, h, w] = x.dims();
     let x = x.reshape([n * c, h * w]);
-    let count = n * h * w;
     // Mean of per-row means = per-channel mean (all rows have h·w values).
     let channel_mean = |t: Tensor<B, 2>| t.mean_dim(1).reshape([n, c]).mean_dim(0);
     let mean = channel_mean(x.clone());
@@ -105,16 +146,7 @@ pub fn normalize_with_batch_statistics<B: Backend>(
     let var = channel_mean(centered.clone().square());
     let scale = gamma.reshape([1, c]) / var.clone().add_scalar(EPSILON).sqrt();
     let y = centered * rows(scale, n) + rows(beta, n);
-
-    // PyTorch's running variance uses the unbiased estimate (undefined for one value).
-    let unbias = if count > 1 {
-        count as f64 / (count - 1) as f64
-    } else {
-        1.0
-    };
-    let mean = mean.detach().reshape([c]);
-    let var = var.detach().reshape([c]).mul_scalar(unbias);
-    (y.reshape([n, c, h, w]), mean, var)
+    (y.reshape([n, c, h, w]), mean.reshape([c]), var.reshape([c]))
 }
 
 /// Batch norm of `x: [n, c, h, w]` with the running statistics `mean`, `var` and `gamma`, `beta`
@@ -218,6 +250,55 @@ mod tests {
             .mul_scalar(n / (n - 1.0))
             .add_scalar(0.9);
         close(ours.running_var.value_sync().inner(), expected, 1e-5);
+    }
+
+    /// The fused CPU node gives the burn-op version's outputs, input, γ and β gradients (to 1e-5
+    /// of their scale) and running statistics, with non-trivial γ and β.
+    #[test]
+    fn fused_node_matches_the_tensor_ops() {
+        let device = Default::default();
+        for shape in [[4, 3, 5, 2], [7, 16, 6, 6], [2, 5, 1, 3]] {
+            let [_, c, _, _] = shape;
+            let layers = [true, false].map(|_| {
+                let mut layer = BatchNorm2d::<B>::new(c, &device);
+                layer.gamma = burn::module::Param::from_tensor(Tensor::<B, 1>::random(
+                    [c],
+                    Distribution::Uniform(0.5, 1.5),
+                    &device,
+                ));
+                layer.beta = burn::module::Param::from_tensor(Tensor::<B, 1>::random(
+                    [c],
+                    Distribution::Default,
+                    &device,
+                ));
+                layer
+            });
+            let mut layers = layers.into_iter();
+            let fused = layers.next().unwrap();
+            let mut ops = layers.next().unwrap();
+            ops.gamma = burn::module::Param::from_tensor(fused.gamma.val().detach());
+            ops.beta = burn::module::Param::from_tensor(fused.beta.val().detach());
+            let x: Tensor<B, 4> = Tensor::random(shape, Distribution::Normal(1.0, 2.0), &device);
+            let r: Tensor<B, 4> = Tensor::random(shape, Distribution::Default, &device);
+            let run = |layer: &BatchNorm2d<B>, use_fused: bool| {
+                let x = x.clone().require_grad();
+                let y = layer.forward_train(x.clone(), use_fused);
+                let g = (y.clone() * r.clone()).sum().backward();
+                [
+                    flat(y.inner()),
+                    flat(x.grad(&g).unwrap()),
+                    layer.gamma.val().grad(&g).unwrap(),
+                    layer.beta.val().grad(&g).unwrap(),
+                    layer.running_mean.value_sync().inner(),
+                    layer.running_var.value_sync().inner(),
+                ]
+            };
+            let (a, b) = (run(&fused, true), run(&ops, false));
+            for (a, b) in a.into_iter().zip(b) {
+                let scale = b.clone().abs().max().into_scalar();
+                close(a, b, 1e-5 * scale.max(1.0));
+            }
+        }
     }
 
     /// Adding the bias separately gives burn's biased convolution.

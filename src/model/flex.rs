@@ -3,6 +3,7 @@
 //! through `Box<dyn Any>`, and view Flex tensors as f32 slices.
 
 use std::any::{Any, TypeId};
+use std::mem::MaybeUninit;
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::grads::Gradients;
@@ -73,4 +74,15 @@ pub(crate) fn register_grads(
             grads.register::<Flex>(node, flex_tensor(grad, shape));
         }
     }
+}
+
+/// A vector of `len` f32s, every one written by `fill`, which gets them uninitialised (outputs
+/// that a kernel overwrites entirely need no zero-fill first).
+pub(crate) fn filled(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut v = Vec::with_capacity(len);
+    fill(&mut v.spare_capacity_mut()[..len]);
+    // SAFETY: every caller's `fill` writes all `len` elements (its loops cover the whole slice);
+    // f32 has no invalid bit patterns and no drop.
+    unsafe { v.set_len(len) };
+    v
 }

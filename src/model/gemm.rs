@@ -18,9 +18,24 @@ pub(crate) struct Mat<'a> {
 /// `dst[m×n] (row stride dst_rs) = (accumulate ? dst : 0) + lhs[m×k] · rhs[k×n]`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm(
-    [m, n, k]: [usize; 3],
+    dims: [usize; 3],
     dst: &mut [f32],
     dst_rs: usize,
+    accumulate: bool,
+    lhs: Mat,
+    rhs: Mat,
+    parallelism: Parallelism,
+) {
+    gemm_strided(dims, dst, [dst_rs, 1], accumulate, lhs, rhs, parallelism);
+}
+
+/// [`gemm`] with any `dst` strides: element `(i, j)` of `dst` is `dst[i·rs + j·cs]`
+/// (`[rs, cs] = [1, m]`: column-major, i.e. the transposed product stored row-major).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_strided(
+    [m, n, k]: [usize; 3],
+    dst: &mut [f32],
+    [dst_rs, dst_cs]: [usize; 2],
     accumulate: bool,
     lhs: Mat,
     rhs: Mat,
@@ -30,11 +45,16 @@ pub(crate) fn gemm(
         return;
     }
     let last = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
-    assert!(dst.len() > last(m, n, dst_rs, 1), "gemm: dst too short");
+    assert!(
+        dst.len() > last(m, n, dst_rs, dst_cs),
+        "gemm: dst too short"
+    );
     if k == 0 {
         if !accumulate {
-            for row in dst.chunks_mut(dst_rs).take(m) {
-                row[..n].fill(0.0);
+            for i in 0..m {
+                for j in 0..n {
+                    dst[i * dst_rs + j * dst_cs] = 0.0;
+                }
             }
         }
         return;
@@ -47,16 +67,17 @@ pub(crate) fn gemm(
         rhs.data.len() > last(k, n, rhs.rs, rhs.cs),
         "gemm: rhs too short"
     );
-    // SAFETY: the asserts above keep every element gemm touches (dst[i·dst_rs + j],
+    // SAFETY: the asserts above keep every element gemm touches (dst[i·rs + j·cs],
     // lhs[i·rs + l·cs], rhs[l·rs + j·cs] for i < m, j < n, l < k) inside the slices; `dst` is an
-    // exclusive borrow, so nothing aliases it.
+    // exclusive borrow, so nothing aliases it. (Distinct (i, j) may share a dst element only if
+    // the caller passes overlapping strides, which no caller does.)
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
             dst.as_mut_ptr(),
-            1,
+            dst_cs as isize,
             dst_rs as isize,
             accumulate,
             lhs.data.as_ptr(),

@@ -1,6 +1,7 @@
 //! Architectures: the validated [`Arch`] choice and the [`Classifier`] trait every model implements.
 
 pub mod batch_norm;
+mod batch_norm_node;
 pub mod cnn1d;
 pub mod cnn2d;
 pub mod conv;

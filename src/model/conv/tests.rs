@@ -289,3 +289,33 @@ fn conv_module_plus_bias_matches_conv_then_add_per_channel() {
     assert_close(fused.2, reference.2, "grad weight");
     assert_close(fused.3, reference.3, "grad bias");
 }
+
+/// Outputs and gradients are bit-identical on 1 and 3 threads (fixed chunks and lanes; gemm
+/// never splits its sum), including batches that leave a short last chunk.
+#[test]
+fn conv2d_results_do_not_depend_on_the_thread_count() {
+    let cases = [
+        case(37, 8, [14, 14], 16, [5, 5], 1, 2, 1, true),
+        case(21, 16, [9, 9], 8, [3, 3], 2, 1, 1, false),
+        case(19, 4, [7, 7], 8, [3, 3], 1, 1, 2, true),
+    ];
+    for c in cases {
+        let opts = options(&c);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let (out, gx, gw, gb) = run_2d(&c, |x, w, b| super::conv2d(x, w, b, opts.clone()));
+                (
+                    out.into_data(),
+                    gx.into_data(),
+                    gw.into_data(),
+                    gb.map(|b| b.into_data()),
+                )
+            })
+        };
+        assert_eq!(run(1), run(3), "{c:?}");
+    }
+}

@@ -46,8 +46,12 @@ impl<B: Backend> StackedBatchNorm2d<B> {
         let [members, c] = self.gamma.dims();
         let flat = |t: Tensor<B, 2>| t.reshape([members * c]);
         if B::ad_enabled(&x.device()) {
-            let (y, mean, var) =
-                normalize_with_batch_statistics(x, flat(self.gamma.val()), flat(self.beta.val()));
+            let (y, mean, var) = normalize_with_batch_statistics(
+                x,
+                flat(self.gamma.val()),
+                flat(self.beta.val()),
+                true,
+            );
             update_running_average(&self.running_mean, mean.reshape([members, c]));
             update_running_average(&self.running_var, var.reshape([members, c]));
             // Settle the updates now: selecting members maps the settled value only, and a
