@@ -164,7 +164,7 @@ pub fn draw_heat(f: &HeatFigure) -> Result<String> {
             .margin(8)
             .x_label_area_size(40)
             .y_label_area_size(180)
-            .build_cartesian_2d((0..nx).into_segmented(), (0..ny).into_segmented())
+            .build_cartesian_2d((0..nx - 1).into_segmented(), (0..ny - 1).into_segmented())
             .map_err(plot_error)?;
         chart
             .configure_mesh()

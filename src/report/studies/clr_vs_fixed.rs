@@ -339,8 +339,8 @@ pub fn analyse(runs: &StudyRuns, inputs: &StudyInputs) -> StudyResult {
             headers: [
                 "task · arch",
                 "policy",
-                "range test lower",
-                "range test upper",
+                "range test lower (loss 5 % below its start; — never)",
+                "range test upper (loss minimum)",
                 "grid base LR",
                 "grid max LR",
                 "factor upper vs grid max",
