@@ -256,6 +256,9 @@ pub fn analyse(runs: &StudyRuns, inputs: &StudyInputs) -> StudyResult {
                             .lrs
                             .iter()
                             .zip(&c.smoothed)
+                            // Up to twice the starting loss: the explosion past it would
+                            // flatten the rest of the curve.
+                            .take_while(|(_, s)| **s <= 2.0 * c.smoothed[0])
                             .map(|(l, s)| [*l, *s])
                             .collect(),
                         markers_only: false,
@@ -366,8 +369,9 @@ pub fn analyse(runs: &StudyRuns, inputs: &StudyInputs) -> StudyResult {
         figures.push(StudyFigure::Lines(LineFigure {
             file: "study_clr_range_test.svg".into(),
             title: "LR range tests and the grid's best maximum LRs".into(),
-            caption: "Smoothed range-test loss against the LR, one line per seed; the markers are \
-                      the maximum LR of the grid's best triangular2 and 1cycle runs."
+            caption: "Smoothed range-test loss against the LR, one line per seed (cut where it \
+                      passes twice its starting value); the markers are the maximum LR of the \
+                      grid's best triangular2 and 1cycle runs."
                 .into(),
             x_label: "learning rate".into(),
             y_label: "smoothed loss".into(),

@@ -207,7 +207,7 @@ pub fn analyse(runs: &StudyRuns) -> StudyResult {
                     y,
                     color: blue(if higher_better { t } else { 1.0 - t }),
                     text: if v.is_finite() {
-                        format!("{v:.2}")
+                        format!("{v:.3}")
                     } else {
                         "—".into()
                     },
