@@ -28,7 +28,10 @@ fn axis(v: f64, log: bool) -> Option<f64> {
 /// Tick text of an axis position.
 fn tick(v: f64, log: bool) -> String {
     if log {
-        crate::report::runs::fmt_num(10f64.powf(v))
+        // Two significant digits: 158.49 → 160.
+        let x = 10f64.powf(v);
+        let unit = 10f64.powf(x.log10().floor() - 1.0);
+        crate::report::runs::fmt_num((x / unit).round() * unit)
     } else if v.abs() >= 1000.0 {
         format!("{v:.0}")
     } else {
