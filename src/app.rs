@@ -747,7 +747,11 @@ fn write_report(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
     let table = plan_table(plan, root, true)?;
     check_writable_dir(&dir)?;
     let lr_find = report::lr_find::load(&dir);
-    let report = report::build(&plan.name, &plan.description, &table, &fit_report, lr_find)?;
+    let mut report = report::build(&plan.name, &plan.description, &table, &fit_report, lr_find)?;
+    if let Some(study) = &plan.study {
+        let inputs = study_inputs(plan, study, quiet)?;
+        report.study = Some(report::studies::analyse(study.kind, &table, &inputs)?);
+    }
     let changed = provenance::changed_since(&dir, &plan.recipe_text, &under_root(&dir, root));
     ensure_writable_dir(&dir)?;
     let written = report::write_all(&dir, &report)?;
@@ -755,6 +759,9 @@ fn write_report(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
     crate::corpus::write_bytes_atomically(&copy, plan.recipe_text.as_bytes())?;
     if let Some(note) = changed {
         eprintln!("{note}");
+    }
+    if let Some(study) = &report.study {
+        println!("study {}: {}", study.kind.name(), study.verdict);
     }
     for e in &report.extrapolation {
         println!("{}", e.sentence);
@@ -775,6 +782,55 @@ fn write_report(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
         ),
     );
     Ok(())
+}
+
+/// What a study's analysis reads besides the corpus: for studies that compare with the LR range
+/// test, `lr_find_repeats` range tests of every task × architecture of the plan (on the CPU, with
+/// the momentum and batch size of its first run there, seeds 0, 1, …).
+fn study_inputs(
+    plan: &Plan,
+    study: &recipe::StudySettings,
+    quiet: bool,
+) -> Result<report::studies::StudyInputs> {
+    use crate::lrfind::{self, RangeTestConfig};
+    let mut inputs = report::studies::StudyInputs::default();
+    if !study.kind.needs_range_tests() {
+        return Ok(inputs);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for run in &plan.runs {
+        let (task, arch) = (run.task.spec_string(), run.arch.spec_string());
+        if !seen.insert((task.clone(), arch.clone())) {
+            continue;
+        }
+        status(
+            quiet,
+            format!(
+                "study {}: LR range test of {arch} on {task}, {} seeds",
+                study.kind.name(),
+                study.lr_find_repeats
+            ),
+        );
+        let data = run.task.load(None)?;
+        let config = RangeTestConfig {
+            num_steps: study.lr_find_steps,
+            batch_size: run.settings.batch_size.min(run.task.train_size()),
+            momentum: run.settings.momentum,
+            ..RangeTestConfig::default()
+        };
+        config.validated()?;
+        let test = lrfind::run_repeated(
+            ComputeDevice::Cpu,
+            &run.arch,
+            &data,
+            &config,
+            study.lr_find_repeats,
+        )?;
+        inputs
+            .range_tests
+            .push(report::studies::GroupRangeTest { task, arch, test });
+    }
+    Ok(inputs)
 }
 
 /// An output folder as the user knows it: relative to --root when it lies under it.
@@ -1001,7 +1057,7 @@ fn bench(args: BenchArgs) -> Result<()> {
         false => println!("{}", crate::train::bench::table_row(timing)),
     };
     if !args.json {
-        println!("{}", crate::train::bench::TABLE_HEADER);
+        println!("{}", crate::train::bench::table_header());
     }
     for arch in &archs {
         let sizes = crate::train::bench::Sizes {

@@ -18,3 +18,4 @@ mod schedule;
 mod search;
 mod slurm;
 mod slurm_cluster;
+mod studies;

@@ -10,7 +10,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 pub use plan::{
-    FitSettings, HOLDOUT_HYPERPARAMETERS, PROTOCOL_NAMES, Plan, RecipeStacking, RunSpec,
+    FitSettings, HOLDOUT_HYPERPARAMETERS, PROTOCOL_NAMES, Plan, RecipeStacking, RunSpec, StudyKind,
+    StudySettings,
 };
 use raw::RawRecipe;
 use search::{SearchSettings, SearchState, Strategy};
@@ -151,6 +152,11 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
     }
     let t = &raw.train;
     let shared = validate_train(t, path)?;
+    let study = raw
+        .study
+        .as_ref()
+        .map(|s| validate_study(s, path))
+        .transpose()?;
     let settings =
         SearchSettings::from_raw(raw.search.as_ref(), path, shared.validation.is_some())?;
     let sampled = settings.strategy != Strategy::Grid;
@@ -288,7 +294,49 @@ fn validate(raw: RawRecipe, text: &str, path: &Path, default_name: &str) -> Resu
         search: search_state,
         search_settings: settings,
         stacking: shared.stacking,
+        study,
         expansion,
+    })
+}
+
+/// `[study]`: a known kind, and range-test settings in range.
+fn validate_study(s: &raw::RawStudy, path: &Path) -> Result<StudySettings> {
+    let kind = StudyKind::ALL
+        .into_iter()
+        .find(|k| k.name() == s.kind)
+        .ok_or_else(|| {
+            Error::recipe_value(
+                path,
+                "study.kind",
+                format!("{:?}", s.kind),
+                format!(
+                    "unknown study; valid: {} (or remove [study] for a report without one)",
+                    StudyKind::ALL.map(StudyKind::name).join(", ")
+                ),
+            )
+        })?;
+    let repeats = s.lr_find_repeats.unwrap_or(10);
+    if !(1..=100).contains(&repeats) {
+        return Err(Error::recipe_value(
+            path,
+            "study.lr_find_repeats",
+            repeats,
+            "must be in 1..=100 (range tests per task × architecture), e.g. 10",
+        ));
+    }
+    let steps = s.lr_find_steps.unwrap_or(100);
+    if !(10..=100_000).contains(&steps) {
+        return Err(Error::recipe_value(
+            path,
+            "study.lr_find_steps",
+            steps,
+            "must be in 10..=100000 (steps of each range test), e.g. 100",
+        ));
+    }
+    Ok(StudySettings {
+        kind,
+        lr_find_repeats: repeats as usize,
+        lr_find_steps: steps as usize,
     })
 }
 

@@ -35,6 +35,8 @@ pub struct Plan {
     pub search: Option<super::search::SearchState>,
     /// `[search]` as validated (the grid strategy when absent).
     pub search_settings: super::search::SearchSettings,
+    /// The founding study whose analysis the report adds, if any (`[study]`).
+    pub study: Option<StudySettings>,
     /// How drawn blocks are expanded into runs.
     pub(crate) expansion: super::Expansion,
     /// How `generate` stacks runs unless the command line says otherwise (`[train] stack`,
@@ -273,4 +275,59 @@ pub fn policy_for_run(
     };
     let policy = LrPolicy::build(&spec, ctx)?;
     Ok((spec, policy))
+}
+
+/// The founding studies a recipe's `[study]` section can name; each has its analysis in
+/// `src/report/studies/<name>.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StudyKind {
+    /// Effective LR = LR/‖w‖² of a batch-norm ResNet over LR × weight decay, and the sawtooth.
+    EffectiveLr,
+    /// LRBench's 13 policies (+ plateau): its table and its two findings.
+    LrbenchPolicies,
+    /// Smith: triangular2 and 1cycle against the best fixed LR; range-test bounds.
+    ClrVsFixed,
+    /// Cyclical-LR MLP: coarse-to-fine search, then wider, snapshot ensemble and dropout.
+    CoarseToFine,
+    /// The range test's suggestion over seeds against the grid's best LR.
+    LrFindStability,
+}
+
+impl StudyKind {
+    /// Every study, in documentation order.
+    pub const ALL: [StudyKind; 5] = [
+        StudyKind::EffectiveLr,
+        StudyKind::LrbenchPolicies,
+        StudyKind::ClrVsFixed,
+        StudyKind::CoarseToFine,
+        StudyKind::LrFindStability,
+    ];
+
+    /// Name as written in `[study] kind`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StudyKind::EffectiveLr => "effective-lr",
+            StudyKind::LrbenchPolicies => "lrbench-policies",
+            StudyKind::ClrVsFixed => "clr-vs-fixed",
+            StudyKind::CoarseToFine => "coarse-to-fine",
+            StudyKind::LrFindStability => "lr-find-stability",
+        }
+    }
+
+    /// Whether the analysis reads LR range tests (run by `report` through the library).
+    pub fn needs_range_tests(self) -> bool {
+        matches!(self, StudyKind::ClrVsFixed | StudyKind::LrFindStability)
+    }
+}
+
+/// `[study]`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudySettings {
+    /// Which study.
+    pub kind: StudyKind,
+    /// Range tests (seeds) per task × architecture.
+    pub lr_find_repeats: usize,
+    /// Steps of each range test.
+    pub lr_find_steps: usize,
 }

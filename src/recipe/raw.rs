@@ -26,6 +26,20 @@ pub struct RawRecipe {
     pub import: Option<RawImport>,
     /// How runs are chosen from the grid (`[search]`; every combination when absent).
     pub search: Option<RawSearch>,
+    /// A founding study whose analysis the report adds (`[study]`; none when absent).
+    pub study: Option<RawStudy>,
+}
+
+/// `[study]`: which founding study's analysis the report adds (see `src/report/studies/`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStudy {
+    /// `effective-lr`, `lrbench-policies`, `clr-vs-fixed`, `coarse-to-fine` or `lr-find-stability`.
+    pub kind: String,
+    /// Range tests per task × architecture (`clr-vs-fixed`, `lr-find-stability`); default 10.
+    pub lr_find_repeats: Option<i64>,
+    /// Steps of each range test; default 100.
+    pub lr_find_steps: Option<i64>,
 }
 
 /// `[import]`: a sweep table (CSV or Parquet) and how its columns map onto corpus columns.

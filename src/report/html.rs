@@ -109,6 +109,45 @@ fn list(out: &mut String, items: &[String]) {
     out.push_str("</ul>\n");
 }
 
+/// The founding study: verdict, scale, findings, tables (cells as prose: `code` spans) and figures.
+fn study_section(out: &mut String, s: &super::studies::StudyResult, all: &[Figure]) {
+    let _ = writeln!(
+        out,
+        "<h2>Study <code>{}</code>: {}</h2>\n<p class=\"verdict\"><b>Verdict.</b> {}</p>\n<p><i>Scale:</i> {}</p>",
+        esc(s.kind.name()),
+        esc(&s.title),
+        prose(&s.verdict),
+        prose(&s.scale)
+    );
+    out.push_str("<ul>");
+    for f in &s.findings {
+        let _ = write!(
+            out,
+            "<li><i>{}</i> — <b>{}</b>: {}</li>",
+            prose(&f.claim),
+            esc(f.holds.label()),
+            prose(&f.evidence)
+        );
+    }
+    out.push_str("</ul>\n");
+    for t in &s.tables {
+        let _ = write!(out, "<p>{}:</p>\n<table><tr>", prose(&t.title));
+        for h in &t.headers {
+            let _ = write!(out, "<th>{}</th>", esc(h));
+        }
+        out.push_str("</tr>");
+        for row in &t.rows {
+            out.push_str("<tr>");
+            for c in row {
+                let _ = write!(out, "<td>{}</td>", prose(c));
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</table>\n");
+    }
+    figures(out, all, Section::Study);
+}
+
 /// Render the report as HTML with `all` figures inlined.
 pub fn render(r: &Report, all: &[Figure]) -> String {
     let mut out = String::new();
@@ -120,6 +159,9 @@ pub fn render(r: &Report, all: &[Figure]) -> String {
         esc(r.description.trim()),
         esc(&tables::corpus_sentence(r))
     );
+    if let Some(study) = &r.study {
+        study_section(&mut out, study, all);
+    }
     out.push_str("<h2>Best policy and base LR per task × architecture</h2>\n");
     if r.best_settings.is_empty() {
         out.push_str("<p>No task × architecture has a run that trained: there is no best setting to name.</p>\n");

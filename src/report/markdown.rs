@@ -71,6 +71,24 @@ fn list(out: &mut String, items: &[String]) {
     out.push('\n');
 }
 
+/// The founding study: verdict, scale, findings, tables and figures.
+fn study_section(out: &mut String, s: &super::studies::StudyResult, all: &[Figure]) {
+    let _ = writeln!(out, "## Study `{}`: {}\n", s.kind.name(), s.title);
+    let _ = writeln!(out, "**Verdict.** {}\n\n*Scale:* {}\n", s.verdict, s.scale);
+    list(
+        out,
+        &s.findings
+            .iter()
+            .map(|f| format!("*{}* — **{}**: {}", f.claim, f.holds.label(), f.evidence))
+            .collect::<Vec<_>>(),
+    );
+    for t in &s.tables {
+        let _ = writeln!(out, "{}:\n", t.title);
+        table(out, &t.headers, &t.rows);
+    }
+    figures(out, all, Section::Study);
+}
+
 /// Render the report as Markdown, linking `all` figures.
 pub fn render(r: &Report, all: &[Figure]) -> String {
     let mut out = String::new();
@@ -79,6 +97,9 @@ pub fn render(r: &Report, all: &[Figure]) -> String {
         let _ = writeln!(out, "{}\n", r.description.trim());
     }
     let _ = writeln!(out, "{}\n", tables::corpus_sentence(r));
+    if let Some(study) = &r.study {
+        study_section(&mut out, study, all);
+    }
     let _ = writeln!(out, "## Best policy and base LR per task × architecture\n");
     if r.best_settings.is_empty() {
         let _ = writeln!(

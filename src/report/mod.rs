@@ -13,6 +13,7 @@ pub mod lr_find;
 pub mod markdown;
 pub mod runs;
 pub mod schedules;
+pub mod studies;
 pub mod sweeps;
 pub mod tables;
 pub mod verdict;
@@ -94,6 +95,9 @@ pub struct Report {
     /// Why a range test beside the report could not be read, if it could not.
     #[serde(default)]
     pub lr_find_error: Option<String>,
+    /// The founding study of the recipe's `[study]` section, if any.
+    #[serde(default)]
+    pub study: Option<studies::StudyResult>,
 }
 
 /// Build the report from the corpus, the fit results and the range test found beside the report
@@ -168,6 +172,7 @@ pub fn build(
         curves: curves::curves(table, &runs),
         lr_find,
         lr_find_error,
+        study: None,
     })
 }
 

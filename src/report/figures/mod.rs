@@ -10,6 +10,7 @@ pub mod predictions;
 pub mod schedule;
 pub mod schedules;
 pub mod scores;
+pub mod study;
 pub mod sweeps;
 
 use plotters::coord::Shift;
@@ -46,6 +47,8 @@ pub const FONT: &str = "sans-serif";
 /// Where in the document a figure belongs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Section {
+    /// In the founding study's section (first).
+    Study,
     /// Beside the best settings.
     Best,
     /// Beside the extrapolation verdicts.
@@ -103,7 +106,7 @@ pub fn plot_error(e: impl std::fmt::Display) -> Error {
 
 /// Every figure in document order, numbered; figures without data carry a sentence instead.
 pub fn all(report: &Report) -> Result<Vec<Figure>> {
-    let mut out = Vec::new();
+    let mut out = study::figures(report)?;
     out.extend(sweeps::figures(report)?);
     out.push(scores::by_protocol_figure(report)?);
     out.push(scores::by_task_figure(report)?);
@@ -118,6 +121,7 @@ pub fn all(report: &Report) -> Result<Vec<Figure>> {
     out.push(importance::figure(report)?);
     // Number in the order the exporters place them: by section, then as listed.
     let order = [
+        Section::Study,
         Section::Best,
         Section::Extrapolation,
         Section::Gaps,
