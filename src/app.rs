@@ -734,14 +734,14 @@ fn write_report(plan: &Plan, root: &Path, quiet: bool) -> Result<()> {
         });
     }
     let fit_report = predict::load_report(&models)?;
+    let recipe_hash = provenance::recipe_hash(&plan.recipe_text);
     if let Some(fitted) = provenance::hash_in(&models)
-        && fitted != provenance::recipe_hash(&plan.recipe_text)
+        && fitted != recipe_hash
     {
         eprintln!(
-            "note: {} was fitted on another version of the recipe (sha256 {fitted}, now {}); \
-             run `lrcast fit` again for models of this one",
+            "note: {} was fitted on another version of the recipe (sha256 {fitted}, now \
+             {recipe_hash}); run `lrcast fit` again for models of this one",
             under_root(&models, root),
-            provenance::recipe_hash(&plan.recipe_text)
         );
     }
     let table = plan_table(plan, root, true)?;
@@ -798,6 +798,8 @@ fn study_inputs(
         return Ok(inputs);
     }
     let mut seen = std::collections::HashSet::new();
+    // Each task's examples are loaded once, however many architectures it is tested with.
+    let mut loaded: std::collections::HashMap<String, crate::data::Dataset> = Default::default();
     for run in &plan.runs {
         let (task, arch) = (run.task.spec_string(), run.arch.spec_string());
         if !seen.insert((task.clone(), arch.clone())) {
@@ -811,7 +813,10 @@ fn study_inputs(
                 study.lr_find_repeats
             ),
         );
-        let data = run.task.load(None)?;
+        if !loaded.contains_key(&task) {
+            loaded.insert(task.clone(), run.task.load(None)?);
+        }
+        let data = &loaded[&task];
         let config = RangeTestConfig {
             num_steps: study.lr_find_steps,
             batch_size: run.settings.batch_size.min(run.task.train_size()),
@@ -822,7 +827,7 @@ fn study_inputs(
         let test = lrfind::run_repeated(
             ComputeDevice::Cpu,
             &run.arch,
-            &data,
+            data,
             &config,
             study.lr_find_repeats,
         )?;
